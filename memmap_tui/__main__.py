@@ -1,0 +1,3 @@
+from memmap_tui.cli import main
+
+main()

@@ -1,0 +1,94 @@
+"""Sizes and addresses the way kernel people write them.
+
+`memparse` follows lib/cmdline.c (K M G T P E suffixes, 0x / 0 prefixes);
+`exact_size` never rounds — BSP engineers size carveouts to the page, so
+`2046 MiB` must not print as `2.0 GiB` (humanize does that; see packages.md).
+"""
+
+from __future__ import annotations
+
+import re
+
+from memmap_tui.core.ranges import Range
+
+_SUFFIX_SHIFT = {"k": 10, "m": 20, "g": 30, "t": 40, "p": 50, "e": 60}
+_MEMPARSE_RE = re.compile(r"^\s*(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)([kKmMgGtTpPeE]?)")
+
+
+def memparse_prefix(text: str) -> tuple[int, str]:
+    """Parse a memparse number at the start of `text`; return (value, rest)."""
+    m = _MEMPARSE_RE.match(text)
+    if not m:
+        raise ValueError(f"not a size: {text!r}")
+    digits, suffix = m.groups()
+    if digits.lower().startswith("0x"):
+        value = int(digits, 16)
+    elif digits.startswith("0") and len(digits) > 1:
+        value = int(digits, 8)
+    else:
+        value = int(digits)
+    if suffix:
+        value <<= _SUFFIX_SHIFT[suffix.lower()]
+    return value, text[m.end():]
+
+
+def memparse(text: str) -> int:
+    """Whole-string memparse: '8G', '0x80000000', '512M'."""
+    value, rest = memparse_prefix(text)
+    if rest.strip():
+        raise ValueError(f"not a size: {text!r}")
+    return value
+
+
+_UNITS = (("EiB", 60), ("PiB", 50), ("TiB", 40), ("GiB", 30), ("MiB", 20), ("KiB", 10))
+
+
+def exact_size(size_bytes: int) -> str:
+    """Largest binary unit that represents the size exactly (halves allowed), else bytes."""
+    if size_bytes == 0:
+        return "0 B"
+    for unit, shift in _UNITS:
+        scale = 1 << shift
+        if size_bytes >= scale:
+            if size_bytes % scale == 0:
+                return f"{size_bytes // scale} {unit}"
+            if (size_bytes * 2) % scale == 0:
+                return f"{size_bytes / scale:.1f} {unit}"
+    # Not a (half) multiple of its own unit: the largest unit that divides it exactly.
+    for unit, shift in (("MiB", 20), ("KiB", 10)):
+        if size_bytes % (1 << shift) == 0:
+            return f"{size_bytes >> shift:,} {unit}"
+    return f"{size_bytes:,} B"
+
+
+def approx_size(size_bytes: int) -> str:
+    """Rounded size for totals (clearly approximate: '~')."""
+    exact = exact_size(size_bytes)
+    if not exact.endswith(" B") or size_bytes < 1024:
+        return exact
+    for unit, shift in _UNITS:
+        if size_bytes >= (1 << shift):
+            return f"~{size_bytes / (1 << shift):.1f} {unit}"
+    return exact
+
+
+def kernel_mem(r: Range) -> str:
+    """`[mem 0x00000000a0000000-0x00000000afffffff]` — the kernel's inclusive form."""
+    return f"[mem {r.start:#018x}-{r.last:#018x}]"
+
+
+def compact_hex(addr: int) -> str:
+    """0xa000_0000 style, grouped by 16 bits for reading long addresses."""
+    digits = f"{addr:x}"
+    groups = []
+    while digits:
+        groups.append(digits[-4:])
+        digits = digits[:-4]
+    return "0x" + "_".join(reversed(groups))
+
+
+def capture_seconds(size_bytes: int, mb_per_s: float) -> float:
+    """Seconds to write `size_bytes` at `mb_per_s` (decimal MB/s, as disks are rated)."""
+    if mb_per_s <= 0:
+        raise ValueError("write speed must be positive")
+    return size_bytes / (mb_per_s * 1_000_000)
