@@ -1,0 +1,356 @@
+"""Load every input and assemble the one `MemoryMap` all views render.
+
+Sits above `sources/` (parsers) and `core/` (model, rules): it decides which input
+wins when they disagree and says so as a finding — RAM from `--ram`, else
+/proc/iomem (what the kernel actually used), else DT /memory; dynamic regions
+placed from dmesg, else iomem when unambiguous; failures from dmesg and iomem.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from memmap_tui.core.crashkernel import CrashkernelError, parse_crashkernel
+from memmap_tui.core.model import Finding, Level, MemoryMap, Region, RegionKind
+from memmap_tui.core.policy import ARCHES, LOADERS, TOGGLE_WHY, ToggleEffect, toggle_effect
+from memmap_tui.core.ranges import Range, RangeSet
+from memmap_tui.core.units import exact_size, kernel_mem, memparse_prefix
+from memmap_tui.sources.dmesg import DmesgInfo, load_dmesg
+from memmap_tui.sources.dtb import DtbInfo, kernel_tuple, load_dtb
+from memmap_tui.sources.errors import InputError
+from memmap_tui.sources.iomem import IomemInfo, load_iomem
+
+DEFAULT_WRITE_SPEED_MBPS = 100.0  # a modest disk or NFS target, decimal MB/s
+
+
+@dataclass(slots=True)
+class Options:
+    dtb: str | None = None
+    iomem: str | None = None
+    dmesg: str | None = None
+    vmcore: str | None = None
+    ram: tuple[str, ...] = ()
+    arch: str = "arm64"
+    loader: str = "kexec_file"
+    kernel: str = "7.2"
+    no_dump: tuple[str, ...] = ()
+    dump: tuple[str, ...] = ()
+    include_dirs: tuple[str, ...] = ()
+    write_speed_mbps: float = DEFAULT_WRITE_SPEED_MBPS
+
+
+@dataclass(slots=True)
+class Loaded:
+    mm: MemoryMap
+    options: Options
+    dtb: DtbInfo | None = None
+    iomem: IomemInfo | None = None
+    dmesg: DmesgInfo | None = None
+    dump: object | None = None   # core.dump.DumpLayout when --vmcore is given
+    extras: dict = field(default_factory=dict)
+
+
+def parse_ram_spec(spec: str) -> Range:
+    """`SIZE@BASE` in memparse syntax (`8G@0x80000000`); a bare SIZE starts at 0."""
+    try:
+        size, rest = memparse_prefix(spec)
+        base = 0
+        if rest.startswith("@"):
+            base, rest = memparse_prefix(rest[1:])
+        if rest.strip() or size == 0:
+            raise ValueError
+    except ValueError:
+        raise InputError(None, f"--ram {spec!r}: expected SIZE@BASE, e.g. 8G@0x80000000") from None
+    return Range(base, base + size)
+
+
+def load(options: Options) -> Loaded:
+    if options.arch not in ARCHES:
+        raise InputError(None, f"--arch {options.arch!r}: one of {', '.join(ARCHES)}")
+    if options.loader not in LOADERS:
+        raise InputError(None, f"--loader {options.loader!r}: one of {', '.join(LOADERS)}")
+    try:
+        kernel_tuple(options.kernel)
+    except ValueError as e:
+        raise InputError(None, f"--kernel: {e}") from None
+    mm = MemoryMap(arch=options.arch, loader=options.loader, kernel=options.kernel)
+    loaded = Loaded(mm=mm, options=options)
+    ram_specs = [parse_ram_spec(s) for s in options.ram]
+    if options.dtb:
+        loaded.dtb = load_dtb(options.dtb, kernel=options.kernel, include_dirs=options.include_dirs)
+        mm.inputs["dtb"] = options.dtb
+        mm.regions.extend(loaded.dtb.regions)
+        mm.boot = loaded.dtb.boot
+        mm.findings.extend(loaded.dtb.findings)
+    if options.iomem:
+        loaded.iomem = load_iomem(options.iomem)
+        mm.inputs["iomem"] = options.iomem
+        mm.iomem = loaded.iomem.entries
+        mm.findings.extend(loaded.iomem.findings)
+    if options.dmesg:
+        loaded.dmesg = load_dmesg(options.dmesg)
+        mm.inputs["dmesg"] = options.dmesg
+        mm.findings.extend(loaded.dmesg.findings)
+        if mm.boot.bootargs is None and loaded.dmesg.cmdline:
+            _adopt_cmdline(mm, loaded.dmesg.cmdline)
+    _decide_ram(mm, loaded.dtb, ram_specs)
+    _place_from_dmesg(mm, loaded.dmesg)
+    _place_from_iomem(mm)
+    _check_failures_against_iomem(mm)
+    _crashkernel(mm, loaded.dmesg)
+    _outside_ram(mm)
+    apply_toggles(mm, options.no_dump, options.dump)
+    return loaded
+
+
+def _adopt_cmdline(mm: MemoryMap, cmdline: str) -> None:
+    mm.boot.bootargs = cmdline
+    for arg in cmdline.split():
+        key, _, value = arg.partition("=")
+        if key == "crashkernel":
+            mm.boot.crashkernel += (value,)
+        elif key == "cma":
+            mm.boot.cma_cmdline = value
+
+
+def _iomem_ram(mm: MemoryMap) -> RangeSet:
+    """RAM as the kernel registered it: System RAM, plus NOMAP (top-level reserved) on arm64."""
+    out = []
+    for e in mm.iomem:
+        if e.depth != 0:
+            continue
+        if e.name.startswith("System RAM"):
+            out.append(e.range)
+        elif e.name == "reserved" and mm.arch in ("arm64", "loongarch"):
+            out.append(e.range)
+        elif e.name == "Reserved" and mm.arch == "riscv":
+            out.append(e.range)
+    return RangeSet(out)
+
+
+def _decide_ram(mm: MemoryMap, dtb: DtbInfo | None, ram_specs: list[Range]) -> None:
+    dt_ram = dtb.memory if dtb else RangeSet()
+    if dt_ram and mm.boot.mem_limit:
+        dt_ram = _apply_mem_limit(dt_ram, mm.boot.mem_limit)
+        mm.findings.append(Finding(Level.INFO, "mem-limit",
+                                   f"mem={exact_size(mm.boot.mem_limit)} trims DT RAM to {exact_size(dt_ram.size_bytes)}"))
+    io_ram = _iomem_ram(mm)
+    candidates = [("--ram", RangeSet(ram_specs)), ("/proc/iomem", io_ram)]
+    if not mm.boot.efi:
+        candidates.append(("DT /memory", dt_ram))
+    elif dt_ram:
+        mm.findings.append(Finding(Level.WARNING, "efi-memory",
+                                   "UEFI boot: DT /memory is ignored (the UEFI memory map decides); "
+                                   "give --iomem or --ram for the real RAM"))
+    for source, ram in candidates:
+        if ram:
+            mm.ram, mm.ram_known, mm.ram_source = ram, True, source
+            break
+    else:
+        mm.findings.append(Finding(Level.WARNING, "ram-unknown",
+                                   "RAM unknown (no /memory reg, no --iomem, no --ram): savings are shown, "
+                                   "vmcore totals are not — give --ram SIZE@BASE"))
+        return
+    others = [(s, r) for s, r in candidates if r and s != mm.ram_source]
+    for source, ram in others:
+        if ram != mm.ram:
+            mm.findings.append(Finding(
+                Level.INFO, "ram-disagree",
+                f"RAM from {mm.ram_source} ({exact_size(mm.ram.size_bytes)}) differs from {source} "
+                f"({exact_size(ram.size_bytes)}); {mm.ram_source} wins"
+                + (" (it is what the running kernel registered)" if mm.ram_source == "/proc/iomem" else
+                   " (given on the command line)" if mm.ram_source == "--ram" else "")))
+
+
+def _apply_mem_limit(ram: RangeSet, limit: int) -> RangeSet:
+    """mem=: keep the lowest `limit` bytes of RAM (memblock_mem_limit_remove_map)."""
+    out, left = [], limit
+    for r in ram:
+        if left <= 0:
+            break
+        take = min(left, r.size_bytes)
+        out.append((r.start, r.start + take))
+        left -= take
+    return RangeSet(out)
+
+
+def _place(region: Region, rng: Range, source: str, note: str) -> None:
+    if region.dynamic:
+        region.ranges = RangeSet([rng])
+        region.placement_source = source
+        if rng.size_bytes != region.size_bytes and region.size_bytes:
+            region.notes += (f"size {exact_size(rng.size_bytes)} at boot vs {exact_size(region.size_bytes)} in DT",)
+        region.size_bytes = rng.size_bytes
+    region.notes += (note,)
+
+
+def _place_from_dmesg(mm: MemoryMap, dmesg: DmesgInfo | None) -> None:
+    if not dmesg:
+        return
+    by_name: dict[str, list[Region]] = {}
+    for r in mm.regions:
+        if r.kind is not RegionKind.MEMRESERVE:
+            by_name.setdefault(r.name, []).append(r)
+    for name, placement in dmesg.placements.items():
+        regions = by_name.get(name, [])
+        if len(regions) != 1:
+            continue
+        region = regions[0]
+        if region.dynamic:
+            _place(region, placement.range, "dmesg", f"placed by the kernel: {placement.line}")
+        else:
+            region.notes += (f"dmesg: {placement.line}",)
+            if region.ranges and placement.range not in region.ranges.ranges:
+                mm.findings.append(Finding(Level.WARNING, "dmesg-mismatch",
+                                           f"{name}: dmesg says {kernel_mem(placement.range)}, DT reg differs",
+                                           region.id))
+    for name, line in dmesg.failures.items():
+        for region in by_name.get(name, []):
+            region.failed = True
+            region.cma = False
+            region.notes += (f"dmesg: {line}",)
+            mm.findings.append(Finding(Level.WARNING, "reserve-failed",
+                                       f"{name}: the kernel failed to reserve it (dmesg); it stays plain RAM",
+                                       region.id))
+    if dmesg.parent_unsupported:
+        mm.findings.append(Finding(Level.ERROR, "reserved-memory-ignored",
+                                   "dmesg: \"Reserved memory: unsupported node format, ignoring\"",
+                                   "/reserved-memory"))
+
+
+def _iomem_named(mm: MemoryMap, name: str, top: bool) -> list[Range]:
+    return [e.range for e in mm.iomem if e.name == name and (e.depth == 0) == top]
+
+
+def _place_from_iomem(mm: MemoryMap) -> None:
+    """Dynamic regions without a dmesg line: place them when iomem has exactly one candidate."""
+    if not mm.iomem:
+        return
+    taken = RangeSet(rng for r in mm.regions if r.placed for rng in r.ranges)
+    for region in mm.regions:
+        if not region.dynamic or region.placed or not region.reserves_memory:
+            continue
+        pool = _iomem_named(mm, "reserved", top=region.no_map)
+        if mm.arch == "riscv" and region.no_map:
+            pool += _iomem_named(mm, "Reserved", top=True)
+        fits = [r for r in pool if r.size_bytes == region.size_bytes and not taken.overlap_bytes(RangeSet([r]))]
+        if region.alloc_ranges:
+            allowed = RangeSet(region.alloc_ranges)
+            fits = [r for r in fits if RangeSet([r]).difference(allowed).size_bytes == 0]
+        if len(fits) == 1:
+            _place(region, fits[0], "iomem",
+                   f"placed from /proc/iomem: the only {'top-level' if region.no_map else 'nested'} "
+                   f"`reserved` of {exact_size(region.size_bytes)} {kernel_mem(fits[0])}")
+            taken = taken | RangeSet([fits[0]])
+    for region in mm.regions:
+        if region.dynamic and not region.placed and region.reserves_memory:
+            mm.findings.append(Finding(Level.INFO, "unplaced",
+                                       f"{region.name}: dynamic ({exact_size(region.size_bytes)}), address chosen at "
+                                       "boot; give --dmesg to place it", region.id))
+
+
+def _check_failures_against_iomem(mm: MemoryMap) -> None:
+    """A static no-map carveout shown as plain System RAM was not reserved (e.g. initrd collision)."""
+    if not mm.iomem or mm.arch not in ("arm64", "loongarch"):
+        return
+    nomap_lines = RangeSet(_iomem_named(mm, "reserved", top=True))
+    system_ram = RangeSet(e.range for e in mm.iomem if e.depth == 0 and e.name.startswith("System RAM"))
+    for region in mm.regions:
+        if not (region.no_map and region.placed and region.reserves_memory):
+            continue
+        in_ram = region.ranges & system_ram
+        if in_ram and not (region.ranges & nomap_lines):
+            region.failed = True
+            region.notes += ("iomem shows this range as System RAM: the reservation failed",)
+            mm.findings.append(Finding(Level.WARNING, "reserve-failed",
+                                       f"{region.name}: no-map carveout is plain System RAM in /proc/iomem — "
+                                       "the kernel did not reserve it", region.id))
+
+
+def _crashkernel(mm: MemoryMap, dmesg: DmesgInfo | None) -> None:
+    lines = sorted(_iomem_named(mm, "Crash kernel", top=False) + _iomem_named(mm, "Crash kernel", top=True))
+    try:
+        specs = parse_crashkernel(mm.boot.crashkernel, mm.ram.size_bytes if mm.ram_known else None, mm.arch)
+    except (CrashkernelError, ValueError) as e:
+        mm.findings.append(Finding(Level.WARNING, "crashkernel-parse", f"crashkernel=: {e}", "crashkernel"))
+        specs = []
+    placed: dict[str, tuple[Range, str]] = {}
+    if lines:
+        # crashk_low_res is the lower of two "Crash kernel" lines.
+        if len(lines) >= 2:
+            placed["crashkernel-low"] = (lines[0], "iomem")
+            placed["crashkernel"] = (lines[-1], "iomem")
+        else:
+            placed["crashkernel"] = (lines[0], "iomem")
+    if dmesg:
+        if dmesg.crashkernel and "crashkernel" not in placed:
+            placed["crashkernel"] = (dmesg.crashkernel, "dmesg")
+        if dmesg.crashkernel_low and "crashkernel-low" not in placed:
+            placed["crashkernel-low"] = (dmesg.crashkernel_low, "dmesg")
+    spec_by_id = {s.id: s for s in specs}
+    for cid in ("crashkernel", "crashkernel-low", "crashkernel-cma"):
+        spec = spec_by_id.get(cid)
+        where = placed.get(cid)
+        if not spec and not where:
+            continue
+        region = Region(id=cid, name=cid, kind=RegionKind.CRASHKERNEL, saved=False)
+        if spec:
+            region.properties = (("bootargs", spec.source),)
+        if where:
+            rng, source = where
+            region.ranges = RangeSet([rng])
+            region.size_bytes = rng.size_bytes
+            region.placement_source = source
+            if spec and spec.size_bytes != rng.size_bytes and spec.form != "cma":
+                mm.findings.append(Finding(Level.WARNING, "crashkernel-size",
+                                           f"{cid}: {spec.source} asks {exact_size(spec.size_bytes)}, "
+                                           f"{source} shows {exact_size(rng.size_bytes)}", cid))
+        elif spec.offset is not None:
+            region.ranges = RangeSet([(spec.offset, spec.offset + spec.size_bytes)])
+            region.size_bytes = spec.size_bytes
+            region.placement_source = "bootargs"
+        else:
+            region.dynamic = True
+            region.size_bytes = spec.size_bytes
+            region.notes += ("placed at boot (memblock top-down below the low limit); "
+                             "give --iomem or --dmesg for its address",)
+        if cid == "crashkernel-cma":
+            region.reusable = True
+            if mm.arch not in ("x86_64",):
+                region.ignored = True
+                mm.findings.append(Finding(Level.WARNING, "crashkernel-cma-arch",
+                                           f"crashkernel=,cma is implemented for x86/ppc only; a {mm.arch} "
+                                           "kernel without the proposed patches ignores it", cid))
+        mm.regions.append(region)
+
+
+def _outside_ram(mm: MemoryMap) -> None:
+    if not mm.ram_known:
+        return
+    for region in mm.regions:
+        if region.placed and region.reserves_memory:
+            outside = region.ranges - mm.ram
+            if outside:
+                mm.findings.append(Finding(
+                    Level.INFO, "outside-ram",
+                    f"{region.name}: {exact_size(outside.size_bytes)} outside RAM ({mm.ram_source}); "
+                    "never in a vmcore", region.id))
+
+
+def resolve(mm: MemoryMap, needle: str, option: str = "--no-dump") -> Region:
+    matches = [r for r in mm.find(needle) if r.kind not in (RegionKind.MEMRESERVE, RegionKind.CRASHKERNEL)]
+    if not matches:
+        raise InputError(None, f"{option} {needle}: no /reserved-memory node by that path, label or name")
+    if len(matches) > 1:
+        raise InputError(None, f"{option} {needle}: ambiguous ({', '.join(r.id for r in matches)}); give the full path")
+    return matches[0]
+
+
+def apply_toggles(mm: MemoryMap, no_dump: tuple[str, ...] | list[str], dump: tuple[str, ...] | list[str]) -> None:
+    for needle, value, option in [(n, True, "--no-dump") for n in no_dump] + [(n, False, "--dump") for n in dump]:
+        region = resolve(mm, needle, option)
+        mm.set_no_dump(region.id, value)
+        effect = toggle_effect(mm, region)
+        if value and effect is not ToggleEffect.EFFECTIVE:
+            mm.findings.append(Finding(Level.WARNING, f"no-dump-{effect}",
+                                       f"{region.name}: linux,no-dump {TOGGLE_WHY[effect]}", region.id))

@@ -1,0 +1,66 @@
+"""The `memmap-tui/report/1` JSON document: a plain rendering of the MemoryMap.
+
+Keys named in the schema are exact; extra keys are additive. Integers are bytes,
+ranges half-open `{"start", "end"}`.
+"""
+
+from __future__ import annotations
+
+from memmap_tui.core.model import MemoryMap
+from memmap_tui.core.policy import POLICIES, PolicyResult, evaluate, toggle_effect
+from memmap_tui.core.ranges import RangeSet
+from memmap_tui.core.units import capture_seconds
+
+SCHEMA = "memmap-tui/report/1"
+
+
+def _ranges(rs: RangeSet | tuple) -> list[dict]:
+    return [{"start": r.start, "end": r.end} for r in rs]
+
+
+def build_report(mm: MemoryMap, *, write_speed_mbps: float,
+                 results: dict[str, PolicyResult] | None = None) -> dict:
+    results = results or evaluate(mm)
+    regions = []
+    for r in mm.regions:
+        regions.append({
+            "id": r.id,
+            "kind": str(r.kind),
+            "flags": mm.flags(r),
+            "ranges": _ranges(r.ranges),
+            "size": r.size_bytes,
+            "dumped": {p: results[p].region_dumped.get(r.id, 0) for p in POLICIES},
+            # additive keys
+            "name": r.name,
+            "labels": list(r.labels),
+            "compatible": list(r.compatible),
+            "reg": _ranges(r.reg),
+            "placement": r.placement_source,
+            "no_dump_effect": str(toggle_effect(mm, r)),
+        })
+    policies = {}
+    for p in POLICIES:
+        res = results[p]
+        policies[p] = {
+            "dumped_bytes": res.dumped_bytes,
+            "savings_bytes": res.savings_bytes,
+            "capture_seconds": (round(capture_seconds(res.dumped_bytes, write_speed_mbps), 3)
+                                if res.dumped_bytes is not None else None),
+            "savings_seconds": round(capture_seconds(res.savings_bytes, write_speed_mbps), 3),
+        }
+    return {
+        "schema": SCHEMA,
+        "arch": mm.arch,
+        "loader": mm.loader,
+        "page_size": mm.page_size,
+        "ram": _ranges(mm.ram) if mm.ram_known else [],
+        "regions": regions,
+        "policies": policies,
+        "findings": [f.as_dict() for f in mm.findings],
+        # additive keys
+        "kernel": mm.kernel,
+        "ram_source": mm.ram_source,
+        "inputs": dict(mm.inputs),
+        "write_speed_mbps": write_speed_mbps,
+        "no_dump_changes": mm.changed_no_dump(),
+    }

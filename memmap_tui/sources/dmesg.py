@@ -1,0 +1,118 @@
+"""Boot log lines that say where the kernel put reserved memory, and what failed.
+
+Wordings (drivers/of/of_reserved_mem.c, kernel/dma/*.c, kernel/crash_reserve.c):
+  6.x  "Reserved memory: created CMA memory pool at 0x…, size N MiB"
+       followed by "OF: reserved mem: initialized node NAME, compatible id X"
+  7.x  "OF: reserved mem: 0x<base>..0x<last> (N KiB) nomap|map reusable|non-reusable NAME"
+  any  "OF: fdt: Reserved memory: failed to reserve memory for node 'NAME': base …, size …"
+       "… failed to allocate memory for node 'NAME'"
+       "crashkernel reserved: 0x<start> - 0x<end> (N MB)"   (end exclusive)
+       "crashkernel low memory reserved: 0x<start> - 0x<end> (N MB)"
+A console log may repeat the same boot; later lines of the same node win.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from memmap_tui.core.model import Finding, Level
+from memmap_tui.core.ranges import Range
+from memmap_tui.sources.errors import InputError
+
+_TS = r"(?:\[\s*\d+\.\d+\]\s*)?(?:<\d>)?"
+_POOL_6X = re.compile(r"Reserved memory: created (.+?) pool at (0x[0-9a-fA-F]+), size (\d+) MiB")
+_INIT_6X = re.compile(r"OF: reserved mem: initialized node (\S+?),? compatible id (\S+)")
+_RMEM_7X = re.compile(
+    r"OF: reserved mem: (0x[0-9a-fA-F]+)\.\.(0x[0-9a-fA-F]+) \((\d+) KiB\) (nomap|map) "
+    r"(reusable|non-reusable) (\S+)")
+_FAILED = re.compile(r"failed to (reserve|allocate) memory for node '([^']+)'")
+_CRASH = re.compile(r"crashkernel (low memory )?reserved: (0x[0-9a-fA-F]+) - (0x[0-9a-fA-F]+)")
+_CRASH_CMA = re.compile(r"crashkernel CMA reserved: (\d+) MB in (\d+) ranges")
+_CMDLINE = re.compile(r"Kernel command line: (.*)$")
+_UNSUPPORTED = re.compile(r"Reserved memory: unsupported node format")
+_MODEL = re.compile(r"Machine model: (.*)$")
+
+
+@dataclass(slots=True)
+class Placement:
+    name: str
+    range: Range
+    line: str
+    nomap: bool | None = None
+    reusable: bool | None = None
+    pool: str | None = None  # "CMA", "DMA", "restricted DMA"...
+
+
+@dataclass(slots=True)
+class DmesgInfo:
+    path: str
+    placements: dict[str, Placement] = field(default_factory=dict)   # by node name
+    failures: dict[str, str] = field(default_factory=dict)           # node name -> line
+    crashkernel: Range | None = None
+    crashkernel_low: Range | None = None
+    crashkernel_cma_mb: int | None = None
+    cmdline: str | None = None
+    model: str | None = None
+    parent_unsupported: bool = False
+    findings: list[Finding] = field(default_factory=list)
+    lines_used: int = 0
+
+
+def parse_dmesg(text: str, path: str = "<dmesg>") -> DmesgInfo:
+    info = DmesgInfo(path=path)
+    pending_pool: tuple[int, int, str, str] | None = None
+    for line in text.splitlines():
+        line = line.rstrip()
+        if m := _RMEM_7X.search(line):
+            start, last = int(m.group(1), 16), int(m.group(2), 16)
+            name = m.group(6)
+            info.placements[name] = Placement(name, Range(start, last + 1), line.strip(),
+                                              nomap=m.group(4) == "nomap",
+                                              reusable=m.group(5) == "reusable")
+        elif m := _POOL_6X.search(line):
+            pending_pool = (int(m.group(2), 16), int(m.group(3)) << 20, m.group(1), line.strip())
+            continue
+        elif m := _INIT_6X.search(line):
+            if pending_pool:
+                base, size, pool, pool_line = pending_pool
+                name = m.group(1)
+                info.placements[name] = Placement(name, Range(base, base + size), pool_line,
+                                                  reusable=pool.startswith("CMA") or None, pool=pool)
+        elif m := _FAILED.search(line):
+            info.failures[m.group(2)] = line.strip()
+        elif m := _CRASH.search(line):
+            rng = Range(int(m.group(2), 16), int(m.group(3), 16))
+            if m.group(1):
+                info.crashkernel_low = rng
+            else:
+                info.crashkernel = rng
+        elif m := _CRASH_CMA.search(line):
+            info.crashkernel_cma_mb = int(m.group(1))
+        elif m := _CMDLINE.search(line):
+            info.cmdline = m.group(1).strip()
+        elif m := _MODEL.search(line):
+            info.model = m.group(1).strip()
+        elif _UNSUPPORTED.search(line):
+            info.parent_unsupported = True
+        else:
+            pending_pool = None if "Reserved memory" not in line else pending_pool
+            continue
+        pending_pool = None
+        info.lines_used += 1
+    return info
+
+
+def load_dmesg(path: str) -> DmesgInfo:
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise InputError(path, e.strerror or str(e)) from None
+    if b"\0" in data[:4096]:
+        raise InputError(path, "binary data, not a kernel log")
+    info = parse_dmesg(data.decode("utf-8", "replace"), path)
+    if not info.lines_used:
+        info.findings.append(Finding(Level.WARNING, "dmesg-empty",
+                                     f"{path}: no reserved-memory, crashkernel or command-line lines found"))
+    return info

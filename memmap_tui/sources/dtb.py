@@ -1,0 +1,426 @@
+"""Device tree → RAM, /reserved-memory regions, /memreserve/ and /chosen, the kernel's way.
+
+Rules from drivers/of/fdt.c and drivers/of/of_reserved_mem.c (domain.md §1): root
+cell counts decode everything; `/reserved-memory` is honoured only when its cells
+equal the root's and `ranges` exists; `alignment` is read with the root's *address*
+cells; `status` must be okay; multi-`reg` children are modelled per kernel version.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+
+from memmap_tui.core.model import BootInfo, Finding, Level, Region, RegionKind
+from memmap_tui.core.ranges import Range, RangeSet
+from memmap_tui.core.units import exact_size, memparse
+from memmap_tui.sources.errors import InputError
+from memmap_tui.sources.fdt_blob import (
+    FdtBlob, FdtError, FdtNode, cells_to_int, describe_prop, parse_fdt, prop_cells,
+    prop_string, prop_strings, prop_tuples, prop_u32,
+)
+
+# Root defaults when #address-cells / #size-cells are absent (OF_ROOT_NODE_*_CELLS_DEFAULT).
+ROOT_ADDR_CELLS_DEFAULT = 1
+ROOT_SIZE_CELLS_DEFAULT = 1
+# CMA regions must be pageblock aligned (CMA_MIN_ALIGNMENT_BYTES; 2 MiB on arm64/4 KiB pages).
+CMA_MIN_ALIGNMENT_BYTES = 2 << 20
+MAX_RESERVED_REGIONS = 64
+STRICT_BINDINGS = ("shared-dma-pool", "restricted-dma-pool")
+
+
+@dataclass(slots=True)
+class MemoryNode:
+    path: str
+    ranges: RangeSet
+    prop: str  # "reg" or "linux,usable-memory"
+    hotpluggable: bool = False
+
+
+@dataclass(slots=True)
+class DtbInfo:
+    path: str
+    blob: FdtBlob
+    address_cells: int
+    size_cells: int
+    memory_nodes: list[MemoryNode] = field(default_factory=list)
+    regions: list[Region] = field(default_factory=list)
+    boot: BootInfo = field(default_factory=BootInfo)
+    findings: list[Finding] = field(default_factory=list)
+    reserved_memory_ok: bool = True
+    compiled_from: str | None = None  # the .dts path when we ran dtc
+
+    @property
+    def memory(self) -> RangeSet:
+        out = RangeSet()
+        for m in self.memory_nodes:
+            out = out | m.ranges
+        return out
+
+
+# -- reading the file ------------------------------------------------------------
+
+def read_dtb_bytes(path: str, include_dirs: tuple[str, ...] = ()) -> tuple[bytes, str | None]:
+    """Bytes of a DTB; a `.dts` is preprocessed and compiled with the real dtc."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+            rest = f.read()
+    except OSError as e:
+        raise InputError(path, e.strerror or str(e)) from None
+    data = head + rest
+    if head == b"\xd0\x0d\xfe\xed":
+        return data, None
+    if path.endswith((".dts", ".dtsi")) or data.lstrip().startswith((b"/dts-v1/", b"/*", b"//", b"#include")):
+        return compile_dts(path, include_dirs), path
+    raise InputError(path, "not a device tree blob (bad magic, expected 0xd00dfeed) nor DTS source")
+
+
+def compile_dts(path: str, include_dirs: tuple[str, ...] = ()) -> bytes:
+    dtc = shutil.which("dtc")
+    if not dtc:
+        raise InputError(path, "DTS input needs the device tree compiler `dtc` "
+                               "(Debian: apt-get install device-tree-compiler)")
+    with open(path, "rb") as f:
+        source = f.read()
+    dirs = (os.path.dirname(os.path.abspath(path)), *include_dirs)
+    if b"#include" in source or b"#define" in source:
+        cpp = shutil.which("cpp")
+        if not cpp:
+            raise InputError(path, "DTS uses #include/#define but the C preprocessor `cpp` is missing")
+        args = [cpp, "-nostdinc", "-undef", "-D__DTS__", "-x", "assembler-with-cpp", "-P"]
+        for d in dirs:
+            args += ["-I", d]
+        proc = subprocess.run(args + [path], capture_output=True)
+        if proc.returncode != 0:
+            raise InputError(path, "cpp failed: " + _first_line(proc.stderr))
+        source = proc.stdout
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "out.dtb")
+        args = [dtc, "-q", "-I", "dts", "-O", "dtb", "-o", out]
+        for d in dirs:
+            args += ["-i", d]
+        proc = subprocess.run(args + ["-"], input=source, capture_output=True)
+        if proc.returncode != 0 or not os.path.exists(out):
+            raise InputError(path, "dtc: " + _first_line(proc.stderr).replace("<stdin>", os.path.basename(path)))
+        with open(out, "rb") as f:
+            return f.read()
+
+
+def _first_line(stderr: bytes) -> str:
+    for line in stderr.decode("utf-8", "replace").splitlines():
+        line = line.strip()
+        if line and not line.lower().startswith("warning"):
+            return line
+    return stderr.decode("utf-8", "replace").strip().splitlines()[0] if stderr.strip() else "failed"
+
+
+# -- decoding ----------------------------------------------------------------------
+
+def load_dtb(path: str, *, kernel: str = "7.2", include_dirs: tuple[str, ...] = ()) -> DtbInfo:
+    data, compiled_from = read_dtb_bytes(path, include_dirs)
+    try:
+        blob = parse_fdt(data)
+    except FdtError as e:
+        raise InputError(path, str(e)) from None
+    info = decode_dtb(blob, path=path, kernel=kernel)
+    info.compiled_from = compiled_from
+    return info
+
+
+def decode_dtb(blob: FdtBlob, *, path: str = "<dtb>", kernel: str = "7.2") -> DtbInfo:
+    root = blob.root
+    findings: list[Finding] = []
+    addr_cells = _cells(root, "#address-cells", ROOT_ADDR_CELLS_DEFAULT, findings)
+    size_cells = _cells(root, "#size-cells", ROOT_SIZE_CELLS_DEFAULT, findings)
+    info = DtbInfo(path=path, blob=blob, address_cells=addr_cells, size_cells=size_cells,
+                   findings=findings)
+    if blob.nop_count:
+        findings.append(Finding(Level.INFO, "fdt-nop",
+                                f"{blob.nop_count} FDT_NOP tags (blob was edited in place, e.g. by U-Boot)"))
+    labels = _labels(blob)
+    info.boot = _chosen(blob, addr_cells, size_cells, findings)
+    model = root.props.get("model")
+    info.boot.model = prop_string(model) if model else None
+    info.memory_nodes = _memory_nodes(root, addr_cells, size_cells, findings)
+    info.regions = _reserved_memory(blob, addr_cells, size_cells, kernel, labels, info)
+    info.regions += _memreserve(blob, info.boot, findings)
+    return info
+
+
+def _cells(node: FdtNode, prop: str, default: int, findings: list[Finding]) -> int:
+    raw = node.props.get(prop)
+    if raw is None:
+        return default
+    try:
+        value = prop_u32(raw)
+    except FdtError:
+        findings.append(Finding(Level.ERROR, "bad-cells", f"{node.path} {prop} is not one cell", node.path))
+        return default
+    if not 1 <= value <= 4:
+        findings.append(Finding(Level.WARNING, "odd-cells", f"{node.path} {prop} = {value}", node.path))
+    return value
+
+
+def _labels(blob: FdtBlob) -> dict[str, list[str]]:
+    """path -> labels, from /__symbols__ (dtc -@)."""
+    out: dict[str, list[str]] = {}
+    symbols = blob.get("/__symbols__")
+    if symbols:
+        for label, raw in symbols.props.items():
+            out.setdefault(prop_string(raw), []).append(label)
+    return out
+
+
+def _is_available(node: FdtNode) -> bool:
+    raw = node.props.get("status")
+    return raw is None or prop_string(raw) in ("okay", "ok")
+
+
+def _memory_nodes(root: FdtNode, ac: int, sc: int, findings: list[Finding]) -> list[MemoryNode]:
+    out = []
+    for node in root.children:
+        dtype = node.props.get("device_type")
+        if dtype is None or prop_string(dtype) != "memory":
+            continue
+        if not _is_available(node):
+            findings.append(Finding(
+                Level.INFO, "memory-disabled",
+                f"{node.path} is status \"{prop_string(node.props['status'])}\": not RAM for Linux"
+                + (" (secure-only memory)" if "secure-status" in node.props else ""), node.path))
+            continue
+        prop = "linux,usable-memory" if "linux,usable-memory" in node.props else "reg"
+        raw = node.props.get(prop)
+        if raw is None:
+            continue
+        try:
+            tuples = prop_tuples(raw, ac, sc)
+        except FdtError as e:
+            findings.append(Finding(Level.ERROR, "bad-memory-reg", f"{node.path} {prop}: {e}", node.path))
+            continue
+        ranges = RangeSet((b, b + s) for b, s in tuples if s)
+        out.append(MemoryNode(node.path, ranges, prop, "hotpluggable" in node.props))
+    return out
+
+
+def _chosen(blob: FdtBlob, ac: int, sc: int, findings: list[Finding]) -> BootInfo:
+    boot = BootInfo()
+    chosen = blob.get("/chosen")
+    if chosen is None:
+        return boot
+    p = chosen.props
+    if "bootargs" in p:
+        boot.bootargs = prop_string(p["bootargs"])
+        for arg in boot.bootargs.split():
+            key, _, value = arg.partition("=")
+            if key == "crashkernel":
+                boot.crashkernel += (value,)
+            elif key == "mem":
+                try:
+                    boot.mem_limit = memparse(value)
+                except ValueError:
+                    findings.append(Finding(Level.WARNING, "bad-mem", f"cannot parse mem={value}", "/chosen"))
+            elif key == "cma":
+                boot.cma_cmdline = value
+    if "linux,initrd-start" in p and "linux,initrd-end" in p:
+        try:
+            start = cells_to_int(prop_cells(p["linux,initrd-start"]))
+            end = cells_to_int(prop_cells(p["linux,initrd-end"]))
+            if end > start:
+                boot.initrd = Range(start, end)
+        except FdtError:
+            findings.append(Finding(Level.WARNING, "bad-initrd", "unreadable linux,initrd-start/end", "/chosen"))
+    if "linux,elfcorehdr" in p:
+        try:
+            (base, size), *_ = prop_tuples(p["linux,elfcorehdr"], ac, sc)
+            boot.elfcorehdr = Range(base, base + size)
+        except (FdtError, ValueError):
+            pass
+        findings.append(Finding(Level.INFO, "capture-kernel-dtb",
+                                "/chosen has linux,elfcorehdr: this is a kdump capture kernel's DTB",
+                                "/chosen"))
+    if "linux,usable-memory-range" in p:
+        try:
+            boot.usable_memory_range = tuple(
+                Range(b, b + s) for b, s in prop_tuples(p["linux,usable-memory-range"], ac, sc))
+        except FdtError:
+            pass
+    if "linux,uefi-system-table" in p:
+        boot.efi = True
+        findings.append(Finding(
+            Level.WARNING, "uefi-boot",
+            "UEFI boot (/chosen linux,uefi-system-table): the kernel takes RAM from the UEFI memory map "
+            "and the EFI stub deletes every /memreserve/ — DT /memory and /memreserve/ are not what it uses",
+            "/chosen"))
+    return boot
+
+
+def _reserved_memory(blob: FdtBlob, ac: int, sc: int, kernel: str,
+                     labels: dict[str, list[str]], info: DtbInfo) -> list[Region]:
+    findings = info.findings
+    parent = blob.get("/reserved-memory")
+    if parent is None:
+        return []
+    p_ac = prop_u32(parent.props["#address-cells"]) if "#address-cells" in parent.props else None
+    p_sc = prop_u32(parent.props["#size-cells"]) if "#size-cells" in parent.props else None
+    problems = []
+    if p_ac != ac or p_sc != sc:
+        problems.append(f"#address-cells/#size-cells <{p_ac} {p_sc}> differ from the root's <{ac} {sc}>")
+    if "ranges" not in parent.props:
+        problems.append("no `ranges` property")
+    parent_ok = not problems
+    info.reserved_memory_ok = parent_ok
+    if not parent_ok:
+        findings.append(Finding(
+            Level.ERROR, "reserved-memory-ignored",
+            "/reserved-memory: " + "; ".join(problems) +
+            " — the kernel prints \"Reserved memory: unsupported node format, ignoring\" and ignores every child",
+            "/reserved-memory"))
+    if len(parent.children) > MAX_RESERVED_REGIONS:
+        findings.append(Finding(Level.WARNING, "too-many-regions",
+                                f"{len(parent.children)} children: more than MAX_RESERVED_REGIONS "
+                                f"({MAX_RESERVED_REGIONS}); the kernel drops the rest", "/reserved-memory"))
+    legacy = kernel_tuple(kernel) < (7, 2)
+    out = []
+    for node in parent.children:
+        out.append(_reserved_child(node, ac, sc, legacy, labels.get(node.path, []), parent_ok, findings))
+    return out
+
+
+def kernel_tuple(kernel: str) -> tuple[int, int]:
+    try:
+        major, minor = (kernel.split(".") + ["0"])[:2]
+        return int(major), int(minor)
+    except ValueError:
+        raise ValueError(f"kernel version must look like 7.2, not {kernel!r}") from None
+
+
+def _reserved_child(node: FdtNode, ac: int, sc: int, legacy: bool, labels: list[str],
+                    parent_ok: bool, findings: list[Finding]) -> Region:
+    p = node.props
+    rid = node.path
+
+    def warn(level: Level, code: str, message: str) -> None:
+        findings.append(Finding(level, code, message, rid))
+
+    no_map = "no-map" in p
+    reusable = "reusable" in p
+    compatible = tuple(prop_strings(p["compatible"])) if "compatible" in p else ()
+    kind = RegionKind.NO_MAP if no_map else RegionKind.REUSABLE if reusable else RegionKind.RESERVED
+    region = Region(
+        id=rid, name=node.name, kind=kind, labels=tuple(labels), compatible=compatible,
+        no_map=no_map, reusable=reusable, dt_no_dump="linux,no-dump" in p,
+        cma_default="linux,cma-default" in p, dma_default="linux,dma-default" in p,
+        disabled=not _is_available(node), ignored=not parent_ok,
+        properties=tuple((name, describe_prop(value)) for name, value in p.items()),
+        placement_source="dt",
+    )
+    notes = []
+    if no_map and reusable:
+        warn(Level.WARNING, "no-map-and-reusable",
+             f"{node.name}: both no-map and reusable (the binding forbids it; a CMA pool fails to set up)")
+    if region.disabled:
+        notes.append("status is not okay: skipped by the kernel, stays plain RAM")
+    if "reg" in p:
+        try:
+            tuples = prop_tuples(p["reg"], ac, sc)
+        except FdtError as e:
+            warn(Level.ERROR, "bad-reg", f"{node.name}: reg {e}: the kernel skips the node")
+            region.failed = True
+            tuples = []
+        region.reg = tuple(Range(b, b + s) for b, s in tuples)
+        if len(tuples) > 1:
+            region.multi_reg = True
+            if legacy:
+                region.ranges = RangeSet((b, b + s) for b, s in tuples)
+                region.saved = False
+                warn(Level.WARNING, "multi-reg",
+                     f"{node.name}: {len(tuples)} <base size> entries; kernel ≤ 7.1 reserves every one but "
+                     "keeps no reserved_mem[] entry, so no-dump logic can never exclude it")
+            else:
+                base, size = tuples[0]
+                region.ranges = RangeSet([(base, base + size)])
+                warn(Level.WARNING, "multi-reg",
+                     f"{node.name}: {len(tuples)} <base size> entries; kernel ≥ 7.2 uses only the first "
+                     "(the rest stays plain RAM and is dumped); use --kernel 7.1 for older kernels")
+        elif tuples:
+            region.ranges = RangeSet((b, b + s) for b, s in tuples if s)
+        if tuples and all(s == 0 for _, s in tuples):
+            region.failed = True
+            warn(Level.WARNING, "zero-size", f"{node.name}: reg size 0: \"failed to reserve memory\"")
+        region.size_bytes = region.ranges.size_bytes
+    elif "size" in p:
+        region.dynamic = True
+        region.placement_source = None
+        raw = p["size"]
+        if len(raw) != 4 * sc:
+            warn(Level.ERROR, "bad-size", f"{node.name}: size is {len(raw)} bytes, expected {sc} cells: "
+                 "the kernel cannot allocate it")
+            region.failed = True
+        else:
+            region.size_bytes = cells_to_int(prop_cells(raw))
+        if "alignment" in p:
+            raw_al = p["alignment"]
+            if len(raw_al) % 4 == 0 and raw_al:
+                region.alignment = cells_to_int(prop_cells(raw_al))
+            if len(raw_al) != 4 * ac:
+                warn(Level.ERROR, "alignment-cells",
+                     f"{node.name}: alignment has {len(raw_al) // 4} cell(s) but the kernel reads it with the "
+                     f"root's #address-cells ({ac}): \"invalid alignment property\", allocation fails")
+                region.failed = True
+        if "alloc-ranges" in p:
+            try:
+                region.alloc_ranges = tuple(Range(b, b + s) for b, s in prop_tuples(p["alloc-ranges"], ac, sc))
+            except FdtError as e:
+                warn(Level.WARNING, "bad-alloc-ranges", f"{node.name}: alloc-ranges {e}")
+    else:
+        region.failed = True
+        warn(Level.WARNING, "no-reg-no-size", f"{node.name}: neither reg nor size: nothing is reserved")
+    if "alignment" in p and "reg" in p:
+        raw_al = p["alignment"]
+        if len(raw_al) % 4 == 0 and raw_al:
+            region.alignment = cells_to_int(prop_cells(raw_al))
+        if len(raw_al) != 4 * ac:
+            warn(Level.INFO, "alignment-cells",
+                 f"{node.name}: alignment is {len(raw_al) // 4} cell(s), the kernel reads it with #address-cells "
+                 f"({ac}); harmless here because the node has a static reg (alignment is only used for dynamic "
+                 "allocation)")
+    region.cma = ("shared-dma-pool" in compatible and reusable and not no_map
+                  and not region.failed)
+    if region.cma and region.placed:
+        for r in region.ranges:
+            if (r.start | r.size_bytes) % CMA_MIN_ALIGNMENT_BYTES:
+                warn(Level.WARNING, "cma-misaligned",
+                     f"{node.name}: CMA region not {exact_size(CMA_MIN_ALIGNMENT_BYTES)} aligned: "
+                     "rmem_cma_setup() fails with -EINVAL and the memory is freed back to RAM")
+                region.failed = True
+                region.cma = False
+    if any(c in STRICT_BINDINGS for c in compatible) and region.dt_no_dump:
+        warn(Level.INFO, "strict-binding",
+             f"{node.name}: linux,no-dump on a {'/'.join(compatible)} node fails dtbs_check "
+             "(the binding does not allow unknown properties)")
+    region.notes = tuple(notes)
+    return region
+
+
+def _memreserve(blob: FdtBlob, boot: BootInfo, findings: list[Finding]) -> list[Region]:
+    out = []
+    for n, (addr, size) in enumerate(blob.memreserve):
+        rid = f"/memreserve/{n}"
+        rng = Range(addr, addr + size)
+        region = Region(id=rid, name=f"memreserve {n}", kind=RegionKind.MEMRESERVE,
+                        ranges=RangeSet([rng]), size_bytes=size, reg=(rng,), placement_source="dt",
+                        saved=False)
+        if boot.efi:
+            region.ignored = True
+            region.notes = ("UEFI boot: the EFI stub deletes every /memreserve/ entry",)
+        if boot.initrd and rng.overlaps(boot.initrd):
+            findings.append(Finding(
+                Level.WARNING, "memreserve-initrd",
+                f"{rid} overlaps the initrd (/chosen linux,initrd-*): the initrd is freed after boot, so "
+                "no-dump-v1 and exclude-reserved would drop live kernel/user pages from the vmcore", rid))
+        out.append(region)
+    return out
