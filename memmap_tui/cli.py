@@ -144,6 +144,33 @@ def check_cmd(dtbs, iomem, dmesg, ram, arch, kernel, strict, as_json) -> None:
     sys.exit(worst)
 
 
+@cli.command("export")
+@input_options
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="patched DTB to write")
+@click.option("--overlay", type=click.Path(dir_okay=False), help="device-tree overlay (.dtbo) to write")
+@click.option("--dts", type=click.Path(dir_okay=False, exists=True), help="the board .dts the DTB is built from")
+@click.option("--dts-patch", "dts_patch", type=click.Path(dir_okay=False), help="unified diff of the .dts sources to write")
+@click.option("--dts-root", "dts_root", type=click.Path(file_okay=False, exists=True),
+              help="directory the diff paths are relative to (default: the git top level)")
+@click.option("--dtsi-override", "dtsi_override", is_flag=True,
+              help="for nodes defined in a shared .dtsi, add a board-level &label override instead")
+def export_cmd(output, overlay, dts, dts_patch, dts_root, dtsi_override, **kw) -> None:
+    """Write a patched DTB, an overlay and/or a .dts patch for the linux,no-dump toggles."""
+    if not kw.get("dtb") and not kw.get("demo"):
+        raise InputError(None, "export needs a DTB")
+    options = build_options(**kw, default_demo=False)
+    loaded = load_or_exit(options)
+    from memmap_tui.export import run_export
+    result = run_export(options.dtb, output=output, overlay=overlay, dts=dts, dts_patch=dts_patch,
+                        include_dirs=options.include_dirs, dts_root=dts_root,
+                        dtsi_override=dtsi_override, mm=loaded.mm,
+                        no_dump=options.no_dump, dump=options.dump)
+    for path in result.written:
+        click.echo(f"wrote {path}")
+    for w in result.warnings:
+        click.echo(f"{w.level}: {w.message}", err=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     try:
         cli.main(args=argv, prog_name="memmap-tui", standalone_mode=False)
