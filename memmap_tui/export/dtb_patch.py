@@ -317,8 +317,13 @@ def check_target(out: str | os.PathLike, inputs: list[str | os.PathLike]) -> Pat
     parent = target.parent if str(target.parent) else Path(".")
     if not parent.is_dir():
         raise InputError(str(out), f"directory {parent} does not exist")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise InputError(str(out), f"directory {parent} is not writable")
+    # Probe by creating a file: os.access() says yes to root on read-only mounts and procfs.
+    try:
+        fd, probe = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".probe", dir=parent)
+    except OSError as exc:
+        raise InputError(str(out), f"directory {parent} is not writable ({exc.strerror or exc})") from None
+    os.close(fd)
+    _unlink(probe)
     return target
 
 
@@ -333,7 +338,11 @@ class AtomicWriter:
         self._staged: list[tuple[str, Path]] = []
 
     def stage(self, target: Path, data: bytes) -> None:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        except OSError as exc:
+            self.abort()
+            raise InputError(str(target), f"cannot write: {exc.strerror or exc}") from None
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
