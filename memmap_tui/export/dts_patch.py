@@ -164,7 +164,7 @@ class _Files:
 
     def __init__(self) -> None:
         self.orig: dict[str, list[str]] = {}
-        self.lines: dict[str, list[str]] = {}
+        self.lines: dict[str, list[str | None]] = {}
         self.inserts: dict[str, list[tuple[int, str]]] = {}
 
     def get(self, path: str) -> list[str]:
@@ -203,7 +203,7 @@ def _render(files: _Files, path: str) -> list[str]:
     out = list(files.lines[path])
     for before, text in sorted(files.inserts.get(path, []), key=lambda x: x[0], reverse=True):
         out.insert(before - 1, text)
-    return out
+    return [line for line in out if line is not None]
 
 
 def _add_in_site(files: _Files, node: SourceNode, site: Site, nodes: dict[str, SourceNode]) -> None:
@@ -248,7 +248,7 @@ def _remove(files: _Files, node: SourceNode, site: Site) -> None:
     lines = files.get(site.file)
     line = lines[site.start - 1]
     if line.strip() == f"{NO_DUMP};":
-        lines[site.start - 1] = ""
+        lines[site.start - 1] = None   # deleted; a placeholder keeps line numbers valid
         return
     token = re.compile(r"[ \t]*" + re.escape(NO_DUMP) + r"[ \t]*;")
     if len(token.findall(line)) != 1:
@@ -310,8 +310,8 @@ def build_dts_patch(dts: str | os.PathLike, changes: dict[str, bool], *,
                 site = node.sites[0]
                 _add_in_site(files, node, site, nodes)
                 warnings.append(f"{path} is defined in {site.file}, which other boards may include: "
-                                f"the patch changes all of them (use the board-level override option "
-                                f"for `{_reference(node)} {{ {NO_DUMP}; }};` in {dts_path.name})")
+                                f"the patch changes all of them (--dtsi-override instead adds "
+                                f"`{_reference(node)} {{ {NO_DUMP}; }};` to {dts_path.name})")
         else:
             site = node.props[NO_DUMP]
             if site is None:
