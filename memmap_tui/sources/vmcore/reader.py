@@ -1,0 +1,86 @@
+"""Random access to a dump's bytes: a plain file, or the image a flattened file describes.
+
+Readers never read page data unless asked; `read()` returns short data where the
+file ends (a cut file) or where no flattened record covers the bytes.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+
+
+class Reader:
+    path: str
+    file_size_bytes: int   # bytes stored at path
+
+    def read(self, offset: int, size: int) -> bytes:
+        raise NotImplementedError
+
+    def available(self, offset: int, size: int) -> int:
+        """Bytes readable from `offset` on, contiguously, up to `size`."""
+        return len(self.read(offset, size))
+
+    @property
+    def logical_size(self) -> int | None:
+        """Size of the (reassembled) dump image, when known without reading data."""
+        return self.file_size_bytes
+
+    def close(self) -> None:
+        pass
+
+
+class FileReader(Reader):
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._f = open(path, "rb")
+        self.file_size_bytes = os.fstat(self._f.fileno()).st_size
+
+    def read(self, offset: int, size: int) -> bytes:
+        if offset < 0 or size <= 0 or offset >= self.file_size_bytes:
+            return b""
+        return os.pread(self._f.fileno(), min(size, self.file_size_bytes - offset), offset)
+
+    def available(self, offset: int, size: int) -> int:
+        return max(0, min(size, self.file_size_bytes - offset))
+
+    def close(self) -> None:
+        self._f.close()
+
+
+class ReaderIO(io.RawIOBase):
+    """File-like view of a Reader for pyelftools (headers and notes only)."""
+
+    def __init__(self, reader: Reader) -> None:
+        self._r = reader
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        if whence == 0:
+            self._pos = pos
+        elif whence == 1:
+            self._pos += pos
+        else:
+            self._pos = (self._r.logical_size or 0) + pos
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            size = max(0, (self._r.logical_size or 0) - self._pos)
+        data = self._r.read(self._pos, size)
+        self._pos += len(data)
+        return data
+
+    def readinto(self, b) -> int:
+        data = self.read(len(b))
+        b[:len(data)] = data
+        return len(data)

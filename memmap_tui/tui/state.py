@@ -1,0 +1,191 @@
+"""What the TUI holds between key presses: the model, the current policy results, undo history.
+
+Pure Python (no Textual) so the numbers the screen shows can be tested without a terminal,
+and so a toggle is only `set_no_dump` + `evaluate` — microseconds, never a reparse.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from memmap_tui.core.model import Band, IomemEntry, MemoryMap, Region, RegionKind
+from memmap_tui.core.policy import (POLICIES, TOGGLE_WHY, PolicyResult, ToggleEffect, evaluate,
+                                    toggle_effect)
+from memmap_tui.core.ranges import Range
+from memmap_tui.inputs import Loaded
+
+
+@dataclass(frozen=True, slots=True)
+class ToggleOutcome:
+    region_id: str
+    value: bool              # linux,no-dump after the toggle
+    effect: ToggleEffect
+    saving_delta: int        # change of the no-dump-v1 saving, bytes
+    message: str
+
+
+@dataclass(slots=True)
+class TuiState:
+    loaded: Loaded
+    policy: str = "today"
+    results: dict[str, PolicyResult] = field(default_factory=dict)
+    undo_stack: list[tuple[str, bool, bool]] = field(default_factory=list)  # (id, before, after)
+    redo_stack: list[tuple[str, bool, bool]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.recompute()
+
+    @property
+    def mm(self) -> MemoryMap:
+        return self.loaded.mm
+
+    @property
+    def write_speed_mbps(self) -> float:
+        return self.loaded.options.write_speed_mbps
+
+    def recompute(self) -> None:
+        self.results = evaluate(self.mm)
+
+    # -- policy ------------------------------------------------------------------
+    def cycle_policy(self) -> str:
+        self.policy = POLICIES[(POLICIES.index(self.policy) + 1) % len(POLICIES)]
+        return self.policy
+
+    # -- toggles -------------------------------------------------------------------
+    def can_toggle(self, region: Region) -> str | None:
+        """None when a `linux,no-dump` property can be written on this region, else why not."""
+        if region.kind is RegionKind.MEMRESERVE:
+            return "a /memreserve/ entry is not a DT node: it has no properties (v1 drops it by default)"
+        if region.kind is RegionKind.CRASHKERNEL:
+            return "the crash kernel comes from crashkernel=, not a DT node; it is never dumped"
+        return None
+
+    def toggle(self, region_id: str) -> ToggleOutcome:
+        region = self.mm.region(region_id)
+        before = self.mm.no_dump(region)
+        return self._apply(region, before, not before, record=True)
+
+    def _apply(self, region: Region, before: bool, after: bool, *, record: bool) -> ToggleOutcome:
+        old_saving = self.results["no-dump-v1"].savings_bytes
+        self.mm.set_no_dump(region.id, after)
+        self.recompute()
+        if record:
+            self.undo_stack.append((region.id, before, after))
+            self.redo_stack.clear()
+        effect = toggle_effect(self.mm, region)
+        delta = self.results["no-dump-v1"].savings_bytes - old_saving
+        verb = "set" if after else "cleared"
+        if effect is ToggleEffect.EFFECTIVE:
+            msg = f"linux,no-dump {verb} on {region.name}: no-dump-v1 saving {_signed(delta)}"
+        else:
+            msg = f"linux,no-dump {verb} on {region.name} — {TOGGLE_WHY[effect]}"
+        return ToggleOutcome(region.id, after, effect, delta, msg)
+
+    def undo(self) -> ToggleOutcome | None:
+        if not self.undo_stack:
+            return None
+        rid, before, after = self.undo_stack.pop()
+        self.redo_stack.append((rid, before, after))
+        return self._apply(self.mm.region(rid), after, before, record=False)
+
+    def redo(self) -> ToggleOutcome | None:
+        if not self.redo_stack:
+            return None
+        rid, before, after = self.redo_stack.pop()
+        self.undo_stack.append((rid, before, after))
+        return self._apply(self.mm.region(rid), before, after, record=False)
+
+    # -- lookups for the views ----------------------------------------------------------
+    def iomem_only(self) -> list[int]:
+        """Indexes of iomem lines that no DT region explains: MMIO windows and `reserved` lines."""
+        placed = [rng for r in self.mm.regions if r.placed for rng in r.ranges]
+        out = []
+        for i, e in enumerate(self.mm.iomem):
+            interesting = (e.depth == 0 and not e.name.startswith("System RAM")) or e.name.lower() == "reserved"
+            if not interesting:
+                continue
+            if any(e.range.overlaps(p) for p in placed):
+                continue
+            out.append(i)
+        return out
+
+    def iomem_overlapping(self, rng: Range) -> list[IomemEntry]:
+        return [e for e in self.mm.iomem if e.range.overlaps(rng)]
+
+    def ram_bank_at(self, addr: int) -> Range | None:
+        for r in self.mm.ram:
+            if r.contains(addr):
+                return r
+        return None
+
+    def unplaced(self) -> list[Region]:
+        return [r for r in self.mm.regions if not r.placed and r.reserves_memory and r.size_bytes]
+
+    def dumped_fraction(self, rng: Range) -> float:
+        """Share of `rng` inside the active policy's RAM PT_LOADs (0..1)."""
+        dumped = self.results[self.policy].dumped
+        total = rng.size_bytes
+        if not total:
+            return 0.0
+        inside = sum(x.size_bytes for r in dumped if (x := r.intersection(rng)))
+        return inside / total
+
+    def find(self, needle: str) -> tuple[str | None, str]:
+        """A selection key for a name, label, path or address, and a one-line explanation."""
+        text = needle.strip()
+        if not text:
+            return None, "type a node name, label, path or address"
+        addr = _parse_addr(text)
+        if addr is not None:
+            region = self.mm.region_at(addr)
+            if region is not None:
+                return f"region:{region.id}", f"{addr:#x} is in {region.name}"
+            bank = self.ram_bank_at(addr)
+            if bank is not None:
+                return f"ram:{bank.start}", f"{addr:#x} is plain System RAM"
+            for i, e in enumerate(self.mm.iomem):
+                if e.depth == 0 and e.range.contains(addr):
+                    return f"iomem:{i}", f"{addr:#x} is in iomem {e.name}"
+            return None, f"{addr:#x} is in no known region, RAM bank or iomem range"
+        matches = self.mm.find(text)
+        if not matches:
+            low = text.lower().lstrip("&")
+            matches = [r for r in self.mm.regions
+                       if low in r.id.lower() or any(low in label.lower() for label in r.labels)]
+        if not matches:
+            return None, f"no region named {text!r}"
+        extra = f" (first of {len(matches)})" if len(matches) > 1 else ""
+        return f"region:{matches[0].id}", f"{matches[0].id}{extra}"
+
+
+def band_key(state: TuiState, rng: Range, band: Band, rid: str | None) -> str:
+    """The selection key for a band on the map."""
+    if rid is not None:
+        return f"region:{rid}"
+    if band is Band.RAM:
+        bank = state.ram_bank_at(rng.start)
+        return f"ram:{bank.start}" if bank else f"hole:{rng.start}:{rng.end}"
+    if band is Band.MMIO:
+        for i, e in enumerate(state.mm.iomem):
+            if e.depth == 0 and e.range.contains(rng.start):
+                return f"iomem:{i}"
+    return f"hole:{rng.start}:{rng.end}"
+
+
+def _parse_addr(text: str) -> int | None:
+    t = text.replace("_", "")
+    if t.lower().startswith("0x"):
+        try:
+            return int(t, 16)
+        except ValueError:
+            return None
+    if t.isdigit() and len(t) > 3:  # bare decimal numbers are addresses; "gpu" is a name
+        return int(t)
+    return None
+
+
+def _signed(delta: int) -> str:
+    from memmap_tui.core.units import exact_size
+    if delta == 0:
+        return "unchanged"
+    return ("+" if delta > 0 else "−") + exact_size(abs(delta))

@@ -1,0 +1,70 @@
+"""Band palette and glyphs: one colour and one glyph per `Band`, so the map reads without colour.
+
+Colours follow the report's kind colours (crashkernel magenta, no-map red, memreserve
+yellow, reusable green, reserved cyan) and add no-dump blue, RAM grey, MMIO brown.
+Glyphs are plain characters that survive NO_COLOR and 16-colour terminals.
+"""
+
+from __future__ import annotations
+
+from rich.style import Style
+
+from memmap_tui.core.model import Band
+
+BAND_BG = {
+    Band.CRASHKERNEL: "#b03ab0",
+    Band.NO_MAP: "#c0392b",
+    Band.MEMRESERVE: "#c9a227",
+    Band.REUSABLE: "#2e8b57",
+    Band.NO_DUMP: "#2f6fd0",
+    Band.RESERVED: "#1f9fa8",
+    Band.RAM: "#4a4f57",
+    Band.MMIO: "#7a5230",
+    Band.HOLE: "#1c1c1c",
+}
+
+BAND_GLYPH = {
+    Band.CRASHKERNEL: "K",
+    Band.NO_MAP: "X",
+    Band.MEMRESERVE: "M",
+    Band.REUSABLE: "~",
+    Band.NO_DUMP: "/",
+    Band.RESERVED: "#",
+    Band.RAM: "=",
+    Band.MMIO: "|",
+    Band.HOLE: ".",
+}
+
+BAND_LABEL = {
+    Band.CRASHKERNEL: "crashkernel",
+    Band.NO_MAP: "no-map",
+    Band.MEMRESERVE: "/memreserve/",
+    Band.REUSABLE: "reusable (CMA)",
+    Band.NO_DUMP: "no-dump",
+    Band.RESERVED: "reserved",
+    Band.RAM: "System RAM",
+    Band.MMIO: "MMIO",
+    Band.HOLE: "hole",
+}
+
+# Text colour for labels of a kind (tree, details): readable on a dark background.
+KIND_FG = {
+    "crashkernel": "#e07ae0",
+    "no-map": "#ff6b5b",
+    "memreserve": "#e8c547",
+    "reusable": "#4cc38a",
+    "no-dump": "#6fa8ff",
+    "reserved": "#4fd1d9",
+    "ram": "#b0b6bf",
+    "mmio": "#c08a5a",
+}
+
+
+def band_style(band: Band) -> Style:
+    # Glyphs in a lighter tint of the band colour: visible texture, but the colour dominates.
+    fg = "#f0f0f0" if band is not Band.HOLE else "#6c6c6c"
+    return Style(color=fg, bgcolor=BAND_BG[band])
+
+
+def band_fill(band: Band, width: int) -> str:
+    return BAND_GLYPH[band] * width

@@ -1,0 +1,31 @@
+"""Shared fixtures: paths into the real corpus (../shared/corpus) and a CLI runner."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+CORPUS = Path(os.environ.get("MEMMAP_CORPUS", REPO.parent / "shared" / "corpus"))
+RSV_DTB = CORPUS / "dtb/qemu/virt-aarch64-1G-rsv.dtb"
+BOOT_IOMEM = CORPUS / "iomem/aarch64-qemu-virt-guest.txt"
+CONSOLE_LOG = CORPUS / "boot/console.log"
+
+
+def corpus_dtbs() -> list[Path]:
+    return sorted(CORPUS.glob("dtb/*/*.dtb"))
+
+
+needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason="shared corpus not present")
+needs_dtc = pytest.mark.skipif(shutil.which("dtc") is None, reason="dtc not installed")
+
+
+def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run the real console entry point in a subprocess (what a user or script sees)."""
+    return subprocess.run([sys.executable, "-m", "memmap_tui", *map(str, args)],
+                          capture_output=True, text=True, env={**os.environ, **(env or {})})

@@ -1,0 +1,106 @@
+"""The real arm64 boot in the corpus: QEMU virt DTB + its /proc/iomem + console log.
+
+Expected figures are computed here from the kernel's own printouts (iomem lines,
+memblock debugfs, dmesg), independently of memmap_tui's loaders.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from conftest import BOOT_IOMEM, CONSOLE_LOG, RSV_DTB, needs_corpus, run_cli
+
+pytestmark = needs_corpus
+
+
+def _report(*extra: str) -> dict:
+    proc = run_cli("report", "--json", RSV_DTB, "--iomem", BOOT_IOMEM, "--dmesg", CONSOLE_LOG, *extra)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def _iomem_lines():
+    for line in BOOT_IOMEM.read_text().splitlines():
+        m = re.match(r"^( *)([0-9a-f]+)-([0-9a-f]+) : (.*)$", line)
+        yield len(m.group(1)) // 2, int(m.group(2), 16), int(m.group(3), 16) + 1, m.group(4)
+
+
+def _section(name: str) -> list[str]:
+    text = CONSOLE_LOG.read_text()
+    body = text.split(f"===== BEGIN {name} =====\n", 1)[1].split(f"===== END {name} =====", 1)[0]
+    return body.splitlines()
+
+
+def test_every_reserved_child_is_placed_dynamic_ones_from_dmesg():
+    doc = _report()
+    rmem = [r for r in doc["regions"] if r["id"].startswith("/reserved-memory/")]
+    assert len(rmem) == 6
+    for r in rmem:
+        assert r["ranges"], r["id"]
+        assert "unplaced" not in r["flags"]
+    by_id = {r["id"]: r for r in doc["regions"]}
+    # dmesg: "created DMA memory pool at 0x000000006f000000, size 16 MiB" / CMA at 0x7f800000, 8 MiB
+    assert by_id["/reserved-memory/video-pool"]["ranges"] == [{"start": 0x6F000000, "end": 0x70000000}]
+    assert by_id["/reserved-memory/video-pool"]["placement"] == "dmesg"
+    assert by_id["/reserved-memory/dyn-cma-pool"]["ranges"] == [{"start": 0x7F800000, "end": 0x80000000}]
+    assert by_id["crashkernel"]["ranges"] == [{"start": 0x76000000, "end": 0x7E000000}]
+
+
+def test_today_kexec_load_is_system_ram_minus_crash_kernel():
+    system_ram = sum(e - s for _, s, e, n in _iomem_lines() if n.startswith("System RAM"))
+    crash = sum(e - s for _, s, e, n in _iomem_lines() if n == "Crash kernel")
+    doc = _report("--loader", "kexec_load")
+    assert doc["policies"]["today"]["dumped_bytes"] == system_ram - crash
+    # neither proposal changes the kexec_load path
+    for p in ("no-dump-v1", "exclude-reserved"):
+        assert doc["policies"][p]["dumped_bytes"] == system_ram - crash
+        assert doc["policies"][p]["savings_bytes"] == 0
+
+
+def test_today_kexec_file_is_the_memblock_computation():
+    # §2.2: for_each_mem_range() = memblock.memory minus NOMAP regions, minus crashk_res.
+    memory = []
+    for line in _section("memblock/memory"):
+        m = re.search(r"0x([0-9a-f]+)\.\.0x([0-9a-f]+)", line)
+        memory.append((int(m.group(1), 16), int(m.group(2), 16) + 1))
+    # arm64 prints a NOMAP memblock region as a top-level "reserved" line
+    nomap = {(s, e) for depth, s, e, n in _iomem_lines() if depth == 0 and n == "reserved"}
+    mapped = [(s, e) for s, e in memory if (s, e) not in nomap]
+    assert len(memory) - len(mapped) == 4  # firmware, dsp x2 (6.1 honours both tuples), video-pool
+    crash = re.search(r"crashkernel reserved: 0x([0-9a-f]+) - 0x([0-9a-f]+)", CONSOLE_LOG.read_text())
+    c_start, c_end = int(crash.group(1), 16), int(crash.group(2), 16)
+    expected = sum(e - s for s, e in mapped) - (c_end - c_start)
+    for kernel in ("7.2", "7.1"):
+        doc = _report("--kernel", kernel)
+        assert doc["policies"]["today"]["dumped_bytes"] == expected
+
+
+def test_policies_on_the_real_boot():
+    doc = _report()
+    pol = doc["policies"]
+    by_id = {r["id"]: r for r in doc["regions"]}
+    gpu = by_id["/reserved-memory/gpu-mem@50000000"]
+    assert "no-dump" in gpu["flags"]
+    # v1: the tagged 32 MiB gpu carveout + the 64 KiB /memreserve/ (no overlapping entry: default no-dump)
+    assert pol["no-dump-v1"]["savings_bytes"] == (32 << 20) + (64 << 10)
+    assert gpu["dumped"] == {"today": 32 << 20, "no-dump-v1": 0, "exclude-reserved": 0}
+    # CMA stays in every policy
+    assert by_id["/reserved-memory/linux,cma@58000000"]["dumped"]["exclude-reserved"] == 64 << 20
+    assert pol["exclude-reserved"]["savings_bytes"] == (32 << 20) + (64 << 10)
+    # clearing the tag leaves only the memreserve page for v1
+    doc2 = _report("--dump", "gpu-mem@50000000")
+    assert doc2["policies"]["no-dump-v1"]["savings_bytes"] == 64 << 10
+    assert doc2["policies"]["exclude-reserved"]["savings_bytes"] == (32 << 20) + (64 << 10)
+
+
+def test_no_dump_on_reusable_is_ignored_and_said():
+    doc = _report("--no-dump", "linux,cma@58000000")
+    assert doc["policies"]["no-dump-v1"]["savings_bytes"] == (32 << 20) + (64 << 10)
+    codes = {(f["code"], f["id"]) for f in doc["findings"]}
+    assert ("no-dump-ignored-reusable", "/reserved-memory/linux,cma@58000000") in codes
+    doc = _report("--no-dump", "firmware@4c000000")
+    assert ("no-dump-redundant-no-map", "/reserved-memory/firmware@4c000000") in {
+        (f["code"], f["id"]) for f in doc["findings"]}
