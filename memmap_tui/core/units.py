@@ -43,6 +43,11 @@ def memparse(text: str) -> int:
 _UNITS = (("EiB", 60), ("PiB", 50), ("TiB", 40), ("GiB", 30), ("MiB", 20), ("KiB", 10))
 
 
+def _group(n: int) -> str:
+    """Thousands separators only where they help (2046 stays 2046, 131076 becomes 131,076)."""
+    return f"{n:,}" if n >= 10_000 else str(n)
+
+
 def exact_size(size_bytes: int) -> str:
     """Largest binary unit that represents the size exactly (halves allowed), else bytes."""
     if size_bytes == 0:
@@ -51,25 +56,27 @@ def exact_size(size_bytes: int) -> str:
         scale = 1 << shift
         if size_bytes >= scale:
             if size_bytes % scale == 0:
-                return f"{size_bytes // scale} {unit}"
+                return f"{_group(size_bytes // scale)} {unit}"
             if (size_bytes * 2) % scale == 0:
                 return f"{size_bytes / scale:.1f} {unit}"
     # Not a (half) multiple of its own unit: the largest unit that divides it exactly.
     for unit, shift in (("MiB", 20), ("KiB", 10)):
         if size_bytes % (1 << shift) == 0:
-            return f"{size_bytes >> shift:,} {unit}"
-    return f"{size_bytes:,} B"
+            return f"{_group(size_bytes >> shift)} {unit}"
+    return f"{_group(size_bytes)} B"
 
 
-def approx_size(size_bytes: int) -> str:
-    """Rounded size for totals (clearly approximate: '~')."""
+def approx_size(size_bytes: int) -> str | None:
+    """`≈7.38 GiB` for a total whose exact form is hard to read; None when exact is short."""
     exact = exact_size(size_bytes)
-    if not exact.endswith(" B") or size_bytes < 1024:
-        return exact
+    if "," not in exact and " B" not in exact:
+        return None
+    if size_bytes < 1024:
+        return None
     for unit, shift in _UNITS:
         if size_bytes >= (1 << shift):
-            return f"~{size_bytes / (1 << shift):.1f} {unit}"
-    return exact
+            return f"≈{size_bytes / (1 << shift):.2f} {unit}"
+    return None
 
 
 def kernel_mem(r: Range) -> str:

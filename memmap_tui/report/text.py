@@ -8,7 +8,7 @@ from rich.text import Text
 
 from memmap_tui.core.model import Level, MemoryMap
 from memmap_tui.core.policy import POLICIES, PolicyResult, evaluate
-from memmap_tui.core.units import capture_seconds, compact_hex, exact_size
+from memmap_tui.core.units import approx_size, capture_seconds, compact_hex, exact_size
 
 KIND_STYLE = {
     "crashkernel": "bold magenta", "no-map": "red", "memreserve": "yellow",
@@ -59,13 +59,18 @@ def policies_table(mm: MemoryMap, results: dict[str, PolicyResult], write_speed_
         dumped = res.dumped_bytes
         table.add_row(
             p,
-            exact_size(dumped) if dumped is not None else "RAM unknown",
+            _total(dumped) if dumped is not None else "RAM unknown",
             f"{100 * dumped / ram:.1f} %" if dumped is not None and ram else "—",
-            exact_size(res.savings_bytes) + (f" (−{capture_seconds(res.savings_bytes, write_speed_mbps):.1f} s)"
-                                             if res.savings_bytes else ""),
+            _total(res.savings_bytes) + (f"\n−{capture_seconds(res.savings_bytes, write_speed_mbps):.1f} s"
+                                         if res.savings_bytes else ""),
             f"{capture_seconds(dumped, write_speed_mbps):.1f} s" if dumped is not None else "—",
         )
     return table
+
+
+def _total(size_bytes: int) -> str:
+    approx = approx_size(size_bytes)
+    return exact_size(size_bytes) + (f"\n{approx}" if approx else "")
 
 
 def findings_text(mm: MemoryMap) -> Text:
