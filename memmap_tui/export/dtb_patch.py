@@ -106,11 +106,13 @@ def _relayout(out: bytes, src: bytes, blob: FdtBlob, notes: list[str]) -> bytes:
     strings = out[o_strings:o_strings + o_size_strings]
     hdr_size = 40 if h.version >= 17 else 36
     rsv_len_in = 16 * (len(blob.memreserve) + 1)
-    struct_end_in = h.off_dt_struct + (h.size_dt_struct or 0)
+    # v16 headers have no size_dt_struct: take the structure block as running up to
+    # the strings block (dtc and libfdt leave no gap there).
+    struct_end_in = (h.off_dt_struct + h.size_dt_struct if h.size_dt_struct
+                     else h.off_dt_strings)
     canonical = (hdr_size <= h.off_mem_rsvmap
                  and h.off_mem_rsvmap + rsv_len_in <= h.off_dt_struct
-                 and h.size_dt_struct
-                 and struct_end_in <= h.off_dt_strings)
+                 and h.off_dt_struct < struct_end_in <= h.off_dt_strings)
     if not canonical:
         notes.append("input block layout is unusual; written in dtc's canonical layout")
         return _pad(out, src, blob, notes)
