@@ -94,6 +94,7 @@ def load(options: Options) -> Loaded:
         if mm.boot.bootargs is None and loaded.dmesg.cmdline:
             _adopt_cmdline(mm, loaded.dmesg.cmdline)
     _decide_ram(mm, loaded.dtb, ram_specs)
+    _cma_cmdline(mm)
     _place_from_dmesg(mm, loaded.dmesg)
     _place_from_iomem(mm)
     _check_failures_against_iomem(mm)
@@ -111,6 +112,22 @@ def _adopt_cmdline(mm: MemoryMap, cmdline: str) -> None:
             mm.boot.crashkernel += (value,)
         elif key == "cma":
             mm.boot.cma_cmdline = value
+
+
+def _cma_cmdline(mm: MemoryMap) -> None:
+    """`cma=` on the command line: rmem_cma_setup() returns -EBUSY for a `linux,cma-default`
+    node, which is then not reserved at all (the cmdline area replaces it)."""
+    if mm.boot.cma_cmdline is None:
+        return
+    for region in mm.regions:
+        if region.cma_default and region.reusable and region.reserves_memory:
+            region.failed = True
+            region.cma = False
+            region.notes += (f"cma={mm.boot.cma_cmdline} on the command line: the default CMA node "
+                             "is not reserved (-EBUSY); the cmdline CMA area replaces it",)
+            mm.findings.append(Finding(Level.WARNING, "cma-cmdline",
+                                       f"{region.name}: cma={mm.boot.cma_cmdline} overrides this "
+                                       "linux,cma-default pool; it stays plain RAM", region.id))
 
 
 def _iomem_ram(mm: MemoryMap) -> RangeSet:

@@ -190,3 +190,27 @@ def test_crashkernel_forms(spec, ram, expected):
     from memmap_tui.core.crashkernel import parse_crashkernel
     (ck,) = parse_crashkernel([spec], ram)
     assert ck.size_bytes == expected
+
+
+def test_cma_cmdline_overrides_default_pool(tmp_path):
+    path = board(tmp_path, 'cma { compatible = "shared-dma-pool"; reusable; size = <0 0x4000000>; linux,cma-default; };',
+                 chosen='bootargs = "cma=128M";')
+    mm, _ = run(path)
+    r = mm.region("/reserved-memory/cma")
+    assert "failed" in mm.flags(r) and not r.cma
+    assert any(f.code == "cma-cmdline" for f in mm.findings)
+
+
+def test_check_command_exit_status(tmp_path):
+    from conftest import run_cli, RSV_DTB
+    ok = run_cli("check", RSV_DTB)
+    assert ok.returncode == 0 and "ok" in ok.stdout
+    broken = board(tmp_path, "a@90000000 { reg = <0 0x90000000 0 0x2000000>; };",
+                   parent="#address-cells = <1>; #size-cells = <1>; ranges;")
+    bad = run_cli("check", "--json", broken)
+    assert bad.returncode == 1
+    import json
+    doc = json.loads(bad.stdout)
+    assert doc["results"][0]["ok"] is False
+    assert doc["results"][0]["findings"][0]["code"] == "reserved-memory-ignored"
+    assert run_cli("check", "--strict", RSV_DTB).returncode == 1  # multi-reg warning
