@@ -170,7 +170,8 @@ class _Files:
     def get(self, path: str) -> list[str]:
         if path not in self.lines:
             try:
-                text = Path(path).read_text()
+                with open(path, encoding="utf-8", newline="") as f:   # keep CRLF as it is
+                    text = f.read()
             except (OSError, UnicodeDecodeError) as exc:
                 raise InputError(path, f"cannot read source: {exc}") from None
             self.orig[path] = text.splitlines(keepends=True)
@@ -328,7 +329,7 @@ def build_dts_patch(dts: str | os.PathLike, changes: dict[str, bool], *,
         nl = files.newline(board)
         if lines and not lines[-1].endswith(("\n", "\r")):
             lines[-1] += nl
-        block = "".join(o.replace("\n", nl) for o in overrides)
+        block = "\n".join(overrides).replace("\n", nl)
         lines.extend((nl + block).splitlines(keepends=True))
     touched = [p for p in files.lines if _render(files, p) != files.orig[p]]
     base = Path(root).resolve() if root is not None else _default_root(dts_path, touched or [board])
@@ -374,7 +375,7 @@ def verify_dts_patch(dts: Path, include_dirs: list[Path], used_files: list[str],
             dst = mirror(src)
             dst.parent.mkdir(parents=True, exist_ok=True)
             if str(src) in patch.edited:
-                dst.write_text(patch.edited[str(src)])
+                dst.write_text(patch.edited[str(src)], encoding="utf-8", newline="")
             elif src.is_file():
                 shutil.copyfile(src, dst)
         for d in include_dirs:
