@@ -373,3 +373,27 @@ def test_app_reads_the_dts_like_the_dtb():
     b = load(Options(dtb=str(SAMPLE / "board.dts"))).mm
     assert [(r.id, list(r.ranges), r.size_bytes) for r in a.regions] == \
         [(r.id, list(r.ranges), r.size_bytes) for r in b.regions]
+
+
+# -- bench/gen_dtb.py (the benchmark's synthetic DTB) ---------------------------------------
+
+@needs_dtc
+def test_bench_generator_node_counts_match_dtc(tmp_path):
+    """The generated DTB has the asked-for nodes, counted by dtc and by our reader alike."""
+    sys.path.insert(0, str(REPO / "bench"))
+    try:
+        from gen_dtb import generate
+    finally:
+        sys.path.remove(str(REPO / "bench"))
+    from memmap_tui.sources.fdt_blob import parse_fdt
+    dtb = generate(nodes=300, reserved=40, out_dir=tmp_path)
+    nodes, memreserve = parse(decompile(dtb))
+    assert len(_children(nodes, "/soc")) == 300 + 1            # + the GIC
+    kids = _children(nodes, "/reserved-memory")
+    assert len(kids) == 40
+    assert sum("reg" not in k.props for k in kids.values()) == 10   # every 4th is dynamic
+    assert len(memreserve) == 2
+    blob = parse_fdt(dtb.read_bytes())
+    assert set(blob.nodes_by_path) == set(nodes)
+    assert generate(nodes=300, reserved=40, out_dir=tmp_path / "again").read_bytes() == \
+        dtb.read_bytes()
