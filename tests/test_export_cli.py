@@ -1,0 +1,128 @@
+"""`memmap-tui export`: what a user sees — files written, warnings, one-line errors, exit 2."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, RSV_DTB, needs_corpus, needs_dtc, run_cli
+
+SAMPLE = REPO / "sample-data"
+needs_tools = pytest.mark.skipif(not all(shutil.which(t) for t in ("dtc", "fdtoverlay", "cpp", "patch")),
+                                 reason="needs dtc, fdtoverlay, cpp, patch")
+
+
+def listing(d: Path) -> list[str]:
+    return sorted(os.listdir(d))
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess, match: str) -> None:
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("memmap-tui: ") and match in lines[0]
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.fixture
+def work(tmp_path: Path) -> Path:
+    shutil.copy(RSV_DTB, tmp_path / "in.dtb")
+    return tmp_path
+
+
+@needs_corpus
+@needs_tools
+def test_export_all_three_outputs(tmp_path: Path):
+    if not (SAMPLE / "board.dts").is_file():
+        pytest.skip("sample-data not generated")
+    src = tmp_path / "src"
+    shutil.copytree(SAMPLE, src / "sample-data")
+    out = tmp_path / "out"
+    out.mkdir()
+    proc = run_cli("export", src / "sample-data/board.dtb", "--no-dump", "camera_mem", "--no-dump", "gpu@90000000",
+                   "-o", out / "b.dtb", "--overlay", out / "b.dtbo",
+                   "--dts", src / "sample-data/board.dts", "--dts-root", src, "--dts-patch", out / "b.patch")
+    assert proc.returncode == 0, proc.stderr
+    assert listing(out) == ["b.dtb", "b.dtbo", "b.patch"]
+    assert proc.stdout.count("wrote ") == 3
+    err = proc.stderr
+    assert "mainline kernels ignore it" in err
+    assert "exclude-reserved" in err
+    patch = (out / "b.patch").read_text()
+    assert patch.startswith("--- a/sample-data/board.dts")
+    dry = subprocess.run(["patch", "-p1", "--dry-run", "-d", str(src)], input=patch.encode(), capture_output=True)
+    assert dry.returncode == 0, dry.stdout
+    merged = tmp_path / "merged.dtb"
+    subprocess.run(["fdtoverlay", "-i", str(src / "sample-data/board.dtb"), "-o", str(merged), str(out / "b.dtbo")],
+                   check=True)
+    sort = lambda p: subprocess.run(["dtc", "-q", "-s", "-I", "dtb", "-O", "dts", str(p)],  # noqa: E731
+                                    capture_output=True, text=True, check=True).stdout
+    assert sort(merged) == sort(out / "b.dtb")
+
+
+@needs_corpus
+@needs_dtc
+def test_strict_binding_and_reusable_warnings(work: Path):
+    proc = run_cli("export", work / "in.dtb", "--no-dump", "linux,cma@58000000", "-o", work / "o.dtb")
+    assert proc.returncode == 0, proc.stderr
+    assert "shared-dma-pool" in proc.stderr and "dtbs_check" in proc.stderr
+    assert "reusable" in proc.stderr
+
+
+@needs_corpus
+def test_over_the_input_is_refused(work: Path):
+    before = listing(work)
+    data = (work / "in.dtb").read_bytes()
+    (work / "alias.dtb").symlink_to(work / "in.dtb")
+    before = listing(work)
+    for target in ("in.dtb", "alias.dtb", "./in.dtb"):
+        proc = run_cli("export", work / "in.dtb", "--no-dump", "firmware@4c000000", "-o", work / target)
+        assert_one_line_error(proc, "refusing to overwrite")
+    assert listing(work) == before
+    assert (work / "in.dtb").read_bytes() == data
+
+
+@needs_corpus
+def test_unwritable_directory(work: Path):
+    if os.geteuid() == 0:
+        target = Path("/proc/memmap-tui-export-test.dtb")
+    else:
+        ro = work / "ro"
+        ro.mkdir()
+        ro.chmod(0o555)
+        target = ro / "o.dtb"
+    proc = run_cli("export", work / "in.dtb", "--no-dump", "firmware@4c000000", "-o", target)
+    assert_one_line_error(proc, "not writable")
+    assert not target.exists()
+
+
+@needs_corpus
+def test_unknown_node(work: Path):
+    before = listing(work)
+    proc = run_cli("export", work / "in.dtb", "--no-dump", "/reserved-memory/nope@0", "-o", work / "o.dtb")
+    assert_one_line_error(proc, "nope@0")
+    assert listing(work) == before
+
+
+@needs_corpus
+@needs_tools
+def test_failure_in_one_output_writes_none(work: Path):
+    """Overlay cannot remove a property: the DTB asked for in the same run is not written either."""
+    before = listing(work)
+    proc = run_cli("export", work / "in.dtb", "--dump", "gpu-mem@50000000", "-o", work / "o.dtb",
+                   "--overlay", work / "o.dtbo")
+    assert_one_line_error(proc, "cannot remove")
+    assert listing(work) == before
+
+
+@needs_corpus
+def test_nothing_to_export(work: Path):
+    proc = run_cli("export", work / "in.dtb", "-o", work / "o.dtb")
+    assert_one_line_error(proc, "nothing to change")
+    proc = run_cli("export", work / "in.dtb", "--no-dump", "firmware@4c000000")
+    assert_one_line_error(proc, "nothing to export")
+    assert listing(work) == ["in.dtb"]
