@@ -221,12 +221,16 @@ class BitmapIndex:
     """kdump accounting: 1st bitmap = covered blocks, 2nd = dumped blocks (one descriptor each)."""
 
     def __init__(self, bitmap1: Bitmap, bitmap2: Bitmap, block_size: int, page_size: int,
-                 desc_reader: DescReader | None, pfn_base: int = 0) -> None:
+                 desc_reader: DescReader | None, pfn_base: int = 0,
+                 desc_window: tuple[int, int] | None = None) -> None:
         self.bm1, self.bm2 = bitmap1, bitmap2
         self.block = block_size
         self.page_size = page_size
         self.desc_reader = desc_reader
         self.pfn_base = pfn_base  # ARCH_PFN_OFFSET (32-bit ARM writers only)
+        # --split files number their descriptors from their own first pfn.
+        self.desc_window = desc_window or (0, bitmap2.nbits)
+        self._desc_base = bitmap2.rank(self.desc_window[0])
 
     def _bytes(self, bm: Bitmap, r: Range) -> int:
         bs = self.block
@@ -246,9 +250,10 @@ class BitmapIndex:
     def _desc_span(self, r: Range) -> tuple[int, int]:
         """Descriptor indices of dumped blocks whose first byte lies in r."""
         b0 = self.pfn_base
-        lo = -(-r.start // self.block) - b0
-        hi = -(-r.end // self.block) - b0
-        return self.bm2.rank(lo), self.bm2.rank(hi)
+        w0, w1 = self.desc_window
+        lo = min(max(-(-r.start // self.block) - b0, w0), w1)
+        hi = min(max(-(-r.end // self.block) - b0, w0), w1)
+        return self.bm2.rank(lo) - self._desc_base, self.bm2.rank(hi) - self._desc_base
 
     def _one(self, r: Range) -> RangeStats:
         cov = self._bytes(self.bm1, r)
