@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from memmap_tui.core.model import Band, IomemEntry, MemoryMap, Region, RegionKind
-from memmap_tui.core.policy import (POLICIES, TOGGLE_WHY, PolicyResult, ToggleEffect, evaluate,
-                                    toggle_effect)
+from memmap_tui.core.policy import POLICIES, TOGGLE_WHY, PolicyResult, ToggleEffect, evaluate, toggle_effect
 from memmap_tui.core.ranges import Range
+from memmap_tui.core.units import exact_size
 from memmap_tui.inputs import Loaded
 
 
@@ -185,7 +185,6 @@ def _parse_addr(text: str) -> int | None:
 
 
 def _signed(delta: int) -> str:
-    from memmap_tui.core.units import exact_size
     if delta == 0:
         return "unchanged"
     return ("+" if delta > 0 else "−") + exact_size(abs(delta))

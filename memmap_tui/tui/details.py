@@ -1,0 +1,322 @@
+"""What the details panel says about the selected thing: a region, a RAM bank, an iomem line, a hole.
+
+Builds rich renderables only from the model (and `core.dump` figures when a vmcore is loaded);
+every string goes through `Text` so `[mem …]` and `[no-dump]` are not eaten as markup.
+"""
+
+from __future__ import annotations
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from memmap_tui.core.model import Band, Level, Region
+from memmap_tui.core.policy import POLICIES, TOGGLE_WHY, ToggleEffect, region_policy_why, toggle_effect
+from memmap_tui.core.ranges import Range
+from memmap_tui.core.units import capture_seconds, compact_hex, exact_size, kernel_mem
+from memmap_tui.tui.state import TuiState
+from memmap_tui.tui.style import BAND_GLYPH, BAND_LABEL, KIND_FG, band_style
+
+LEVEL_STYLE = {Level.ERROR: "bold #ff6b5b", Level.WARNING: "#e8c547", Level.INFO: "#8a8f98"}
+PROPOSAL_NOTE = ("linux,no-dump is the v1 proposal the DT maintainers rejected (vendor kernels only); "
+                 "exclude-reserved (v2+) needs no DT change. Neither is in mainline.")
+
+
+def heading(text: str) -> Text:
+    return Text(text, style="bold #ffd75f")
+
+
+def iomem_line(e) -> Text:
+    width = 16 if e.range.end > 1 << 32 else 8
+    return Text(f"{'  ' * e.depth}{e.range.start:0{width}x}-{e.range.last:0{width}x} : {e.name}")
+
+
+def findings_block(findings) -> Text:
+    out = Text()
+    for f in findings:
+        out.append(f"{f.level}: ", style=LEVEL_STYLE[f.level])
+        out.append(f"[{f.code}] ", style="dim")
+        out.append(f"{f.message}\n")
+    out.rstrip()
+    return out
+
+
+def legend() -> Text:
+    out = Text()
+    for band, label in BAND_LABEL.items():
+        out.append(f" {BAND_GLYPH[band] * 2} ", style=band_style(band))
+        out.append(f" {label}  ")
+    out.append("\n ● in vmcore  ◐ partly  ○ not (active policy)", style="dim")
+    return out
+
+
+def build_details(state: TuiState, key: str | None) -> RenderableType:
+    if key is None or key == "overview":
+        return overview(state)
+    kind, _, rest = key.partition(":")
+    if kind == "region":
+        try:
+            return region_details(state, state.mm.region(rest))
+        except KeyError:
+            return overview(state)
+    if kind == "ram":
+        bank = state.ram_bank_at(int(rest))
+        return ram_details(state, bank) if bank else overview(state)
+    if kind == "iomem":
+        return iomem_details(state, int(rest))
+    if kind == "hole":
+        start, end = (int(x) for x in rest.split(":"))
+        return hole_details(state, Range(start, end))
+    if kind == "group":
+        return overview(state)
+    return overview(state)
+
+
+def overview(state: TuiState) -> RenderableType:
+    mm = state.mm
+    parts: list[RenderableType] = [heading("Overview")]
+    t = Text()
+    for role, path in mm.inputs.items():
+        t.append(f"{role:6} ", style="dim")
+        t.append(f"{path}\n")
+    if not mm.inputs:
+        t.append("no inputs\n", style="dim")
+    t.append("arch   ", style="dim")
+    t.append(f"{mm.arch}, {mm.loader}, kernel model {mm.kernel}, page {mm.page_size} B\n")
+    t.append("RAM    ", style="dim")
+    if mm.ram_known:
+        t.append(f"{exact_size(mm.ram.size_bytes)} from {mm.ram_source}\n")
+        for r in mm.ram:
+            t.append(f"       {kernel_mem(r)}\n")
+    else:
+        t.append("unknown — give --ram SIZE@BASE for vmcore totals\n", style="#e8c547")
+    if mm.boot.bootargs:
+        t.append("args   ", style="dim")
+        t.append(f"{mm.boot.bootargs}\n")
+    parts.append(t)
+    parts.append(heading(f"Findings ({len(mm.findings)})"))
+    parts.append(findings_block(mm.findings) if mm.findings else Text("none", style="dim"))
+    parts.append(Text(""))
+    parts.append(heading("Legend"))
+    parts.append(legend())
+    parts.append(Text(""))
+    parts.append(Text(PROPOSAL_NOTE, style="italic #8a8f98"))
+    return Group(*parts)
+
+
+def _kv(table: Table, key: str, value: Text | str) -> None:
+    table.add_row(Text(key, style="dim"), value if isinstance(value, Text) else Text(value))
+
+
+def region_details(state: TuiState, region: Region) -> RenderableType:
+    mm = state.mm
+    band = mm.band_of(region)
+    fg = KIND_FG.get(str(band), "white")
+    title = Text()
+    title.append(f" {BAND_GLYPH[band]} ", style=band_style(band))
+    title.append(f" {region.name}", style=f"bold {fg}")
+    parts: list[RenderableType] = [title]
+    info = Table.grid(padding=(0, 1))
+    info.add_column(no_wrap=True)
+    info.add_column()
+    _kv(info, "path", region.id)
+    if region.labels:
+        _kv(info, "labels", ", ".join(region.labels))
+    _kv(info, "kind", str(region.kind))
+    flags = mm.flags(region)
+    _kv(info, "flags", Text(" ".join(flags) if flags else "—", style=fg))
+    _kv(info, "size", f"{exact_size(region.size_bytes)} ({region.size_bytes:,} bytes)")
+    if region.placement_source:
+        _kv(info, "placed by", region.placement_source)
+    parts.append(info)
+
+    parts.append(heading("Ranges"))
+    rt = Text()
+    if region.ranges:
+        for r in region.ranges:
+            rt.append(f"{kernel_mem(r)}  {exact_size(r.size_bytes)}\n")
+    else:
+        rt.append("unplaced: the address is chosen at boot" if region.reserves_memory
+                  else "not reserved", style="#e8c547")
+        rt.append("\n")
+    if region.reg:
+        rt.append("reg tuples (as written in the DT):\n", style="dim")
+        for i, r in enumerate(region.reg):
+            used = " (used)" if _tuple_used(region, r) else " (ignored by this kernel model)"
+            rt.append(f"  {i}: <{compact_hex(r.start)} {compact_hex(r.size_bytes)}>  {kernel_mem(r)}")
+            rt.append(used if len(region.reg) > 1 else "", style="dim")
+            rt.append("\n")
+    if region.alloc_ranges:
+        rt.append("alloc-ranges:\n", style="dim")
+        for r in region.alloc_ranges:
+            rt.append(f"  {kernel_mem(r)}\n")
+    rt.rstrip()
+    parts.append(rt)
+
+    parts.append(heading("In the vmcore"))
+    why = region_policy_why(mm, region)
+    pt = Table.grid(padding=(0, 1))
+    pt.add_column(no_wrap=True)
+    pt.add_column(justify="right", no_wrap=True)
+    pt.add_column()
+    for p in POLICIES:
+        dumped = state.results[p].region_dumped.get(region.id, 0)
+        style = "bold" if p == state.policy else ""
+        pt.add_row(Text(p, style=style), Text(exact_size(dumped), style=style), Text(why[p], style="dim"))
+    parts.append(pt)
+    if state.can_toggle(region) is None:
+        effect = toggle_effect(mm, region)
+        now = "set" if mm.no_dump(region) else "not set"
+        changed = " (changed here)" if region.id in mm.no_dump_overrides else ""
+        t = Text()
+        t.append(f"linux,no-dump {now}{changed}. ", style="bold" if changed else "")
+        t.append("n toggles it: ", style="dim")
+        t.append(TOGGLE_WHY[effect], style="#4cc38a" if effect is ToggleEffect.EFFECTIVE else "#e8c547")
+        parts.append(t)
+    else:
+        parts.append(Text(state.can_toggle(region) or "", style="dim"))
+
+    if state.loaded.dump is not None:
+        dump_block = dump_details(state, region)
+        if dump_block is not None:
+            parts.append(heading("In the loaded dump"))
+            parts.append(dump_block)
+
+    if region.properties:
+        parts.append(heading("DT properties"))
+        props = Table.grid(padding=(0, 1))
+        props.add_column(no_wrap=True, style="#6fa8ff")
+        props.add_column()
+        for name, value in region.properties:
+            props.add_row(Text(name), Text(value))
+        parts.append(props)
+
+    io = [e for rng in region.ranges for e in state.iomem_overlapping(rng)]
+    if io:
+        parts.append(heading("/proc/iomem"))
+        t = Text()
+        seen = set()
+        for e in io:
+            if id(e) in seen:
+                continue
+            seen.add(id(e))
+            t.append_text(iomem_line(e))
+            t.append("\n")
+        t.rstrip()
+        parts.append(t)
+    if region.notes:
+        parts.append(heading("Boot log and placement"))
+        parts.append(Text("\n".join(region.notes)))
+    findings = [f for f in mm.findings if f.id == region.id]
+    if findings:
+        parts.append(heading("Findings"))
+        parts.append(findings_block(findings))
+    return Group(*parts)
+
+
+def _tuple_used(region: Region, r: Range) -> bool:
+    return any(x.overlaps(r) for x in region.ranges)
+
+
+def dump_details(state: TuiState, region: Region) -> RenderableType | None:
+    """Figures from core.dump when that module exists and a vmcore is loaded; nothing otherwise."""
+    try:
+        from memmap_tui.core import dump as dump_mod  # noqa: F401  (written by the vmcore issue)
+    except ImportError:
+        return None
+    layout = state.loaded.dump
+    fn = getattr(layout, "region_figures", None) or getattr(dump_mod, "region_figures", None)
+    if fn is None:
+        return None
+    try:
+        figures = fn(region) if fn is getattr(layout, "region_figures", None) else fn(layout, region)
+    except Exception as e:  # the dump engine is another issue's: show what it says, not a traceback
+        return Text(f"dump figures unavailable: {e}", style="dim")
+    t = Table.grid(padding=(0, 1))
+    t.add_column(style="dim", no_wrap=True)
+    t.add_column()
+    items = figures.items() if isinstance(figures, dict) else getattr(figures, "__dict__", {}).items()
+    for k, v in items:
+        t.add_row(Text(str(k)), Text(exact_size(v) if isinstance(v, int) and "bytes" in str(k) else str(v)))
+    return t
+
+
+def ram_details(state: TuiState, bank: Range) -> RenderableType:
+    mm = state.mm
+    parts: list[RenderableType] = []
+    title = Text()
+    title.append(" = ", style=band_style(Band.RAM))
+    title.append(" System RAM bank", style="bold")
+    parts.append(title)
+    t = Text()
+    t.append(f"{kernel_mem(bank)}\n{exact_size(bank.size_bytes)} ({bank.size_bytes:,} bytes), from {mm.ram_source}\n")
+    inside = [r for r in mm.regions if r.placed and r.reserves_memory and any(x.overlaps(bank) for x in r.ranges)]
+    taken = sum(x.size_bytes for r in inside for x in r.ranges if x.overlaps(bank))
+    t.append(f"{len(inside)} reserved regions inside, {exact_size(taken)} in total\n", style="dim")
+    parts.append(t)
+    parts.append(heading("In the vmcore"))
+    pt = Table.grid(padding=(0, 1))
+    pt.add_column(no_wrap=True)
+    pt.add_column(justify="right", no_wrap=True)
+    for p in POLICIES:
+        dumped = sum(x.size_bytes for r in state.results[p].dumped if (x := r.intersection(bank)))
+        pt.add_row(Text(p, style="bold" if p == state.policy else ""), Text(exact_size(dumped)))
+    parts.append(pt)
+    io = state.iomem_overlapping(bank)
+    if io:
+        parts.append(heading("/proc/iomem"))
+        t = Text()
+        for e in io[:60]:
+            t.append_text(iomem_line(e))
+            t.append("\n")
+        if len(io) > 60:
+            t.append(f"… {len(io) - 60} more lines\n", style="dim")
+        t.rstrip()
+        parts.append(t)
+    return Group(*parts)
+
+
+def iomem_details(state: TuiState, index: int) -> RenderableType:
+    mm = state.mm
+    e = mm.iomem[index]
+    parts: list[RenderableType] = [Text(f" {e.name}", style="bold")]
+    t = Text()
+    t.append(f"{kernel_mem(e.range)}\n{exact_size(e.range.size_bytes)}\n")
+    t.append("from /proc/iomem; no DT region describes it\n", style="dim")
+    parts.append(t)
+    lines = [x for x in mm.iomem if x.range.overlaps(e.range)]
+    parts.append(heading("/proc/iomem"))
+    out = Text()
+    for x in lines[:40]:
+        out.append_text(iomem_line(x))
+        out.append("\n")
+    out.rstrip()
+    parts.append(out)
+    return Group(*parts)
+
+
+def hole_details(state: TuiState, rng: Range) -> RenderableType:
+    return Group(Text(" hole", style="bold"),
+                 Text(f"{kernel_mem(rng)}\n{exact_size(rng.size_bytes)} with no RAM, region or iomem range\n"
+                      "(collapsed to one row on the map)"))
+
+
+
+
+def policy_figures(state: TuiState, policy: str) -> tuple[str, str, str]:
+    """(vmcore size, % of RAM, saving line) for the savings bar."""
+    res = state.results[policy]
+    mm = state.mm
+    speed = state.write_speed_mbps
+    if res.dumped_bytes is None:
+        size = "RAM unknown"
+        pct = "—"
+    else:
+        size = f"{exact_size(res.dumped_bytes)} · {capture_seconds(res.dumped_bytes, speed):.1f} s"
+        pct = f"{100 * res.dumped_bytes / mm.ram.size_bytes:.1f} % of RAM" if mm.ram.size_bytes else "—"
+    if policy == "today":
+        saving = "baseline"
+    else:
+        saving = (f"saves {exact_size(res.savings_bytes)}"
+                  + (f" (−{capture_seconds(res.savings_bytes, speed):.1f} s)" if res.savings_bytes else ""))
+    return size, pct, saving

@@ -1,0 +1,222 @@
+"""Modal screens: help, jump-to, export dialog."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Checkbox, Input, Label, Static
+
+from memmap_tui.core.model import Level
+from memmap_tui.tui.details import LEVEL_STYLE, PROPOSAL_NOTE, legend
+from memmap_tui.tui.state import TuiState
+
+
+class HelpScreen(ModalScreen[None]):
+    """Every key, the legend, and what the three policies mean."""
+
+    BINDINGS = [
+        Binding("escape,q,question_mark", "dismiss_help", "Close", id="help.close"),
+    ]
+
+    def __init__(self, bindings: list[tuple[str, str, str]]) -> None:
+        super().__init__()
+        self.key_rows = bindings
+
+    def compose(self) -> ComposeResult:
+        keys = Table.grid(padding=(0, 2))
+        keys.add_column(style="bold #ffd75f", no_wrap=True)
+        keys.add_column()
+        keys.add_column(style="dim")
+        for key, desc, where in self.key_rows:
+            keys.add_row(Text(key), Text(desc), Text(where))
+        policies = Text()
+        policies.append("today", style="bold")
+        policies.append("             what current kernels put in a vmcore: RAM minus no-map minus the crash kernel\n")
+        policies.append("no-dump-v1", style="bold")
+        policies.append("        kernels carrying the v1 series: also drops nodes tagged linux,no-dump and /memreserve/\n")
+        policies.append("exclude-reserved", style="bold")
+        policies.append("  the v2+ series: drops every reserved region except CMA — no DT change needed\n")
+        policies.append("Both proposals change only kexec_file on arm64/riscv/loongarch.", style="dim")
+        with VerticalScroll(id="help-body"):
+            yield Static(Text("memmap-tui — keys", style="bold"), classes="help-title")
+            yield Static(keys)
+            yield Static(Text("\nPolicies", style="bold #ffd75f"))
+            yield Static(policies)
+            yield Static(Text("\nLegend (band map)", style="bold #ffd75f"))
+            yield Static(legend())
+            yield Static(Text("\n" + PROPOSAL_NOTE, style="italic #8a8f98"))
+            yield Static(Text("\nescape closes this help", style="dim"))
+
+    def action_dismiss_help(self) -> None:
+        self.dismiss(None)
+
+
+class JumpScreen(ModalScreen[str | None]):
+    """`/`: type a node name, label, path or an address (0xa0000000)."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="jump.cancel")]
+
+    def __init__(self, state: TuiState) -> None:
+        super().__init__()
+        self.state = state
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="jump-box"):
+            yield Label(Text("Jump to a node name, label, path or address (0x…)"))
+            yield Input(placeholder="gpu-mem, &linux_cma, /memreserve/0, 0xa0000000", id="jump-input")
+            yield Static(Text(""), id="jump-hint")
+
+    @on(Input.Changed, "#jump-input")
+    def preview(self, event: Input.Changed) -> None:
+        key, why = self.state.find(event.value)
+        self.query_one("#jump-hint", Static).update(
+            Text(("→ " + why) if key else why, style="#4cc38a" if key else "#8a8f98"))
+
+    @on(Input.Submitted, "#jump-input")
+    def submit(self, event: Input.Submitted) -> None:
+        key, why = self.state.find(event.value)
+        if key is None:
+            self.query_one("#jump-hint", Static).update(Text(why, style="#ff6b5b"))
+            return
+        self.dismiss(key)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+def default_output(dtb: str, suffix: str) -> str:
+    """Beside the working directory, never the input's own name (the input dir may be read-only)."""
+    stem = Path(dtb).name
+    for ext in (".dtb", ".dts"):
+        if stem.endswith(ext):
+            stem = stem[: -len(ext)]
+    return os.path.join(os.getcwd(), f"{stem}.no-dump{suffix}")
+
+
+class ExportScreen(ModalScreen[list[str] | None]):
+    """Write a patched DTB, an overlay and/or a DTS patch through `memmap_tui.export.run_export`."""
+
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", id="export.cancel"),
+        Binding("ctrl+s", "export", "Export", id="export.run"),
+    ]
+
+    def __init__(self, state: TuiState) -> None:
+        super().__init__()
+        self.state = state
+
+    def compose(self) -> ComposeResult:
+        mm = self.state.mm
+        dtb = self.state.loaded.options.dtb
+        changes = mm.changed_no_dump()
+        summary = Text()
+        if changes:
+            summary.append(f"{len(changes)} change{'s' * (len(changes) != 1)} to linux,no-dump:\n")
+            for path, on in sorted(changes.items()):
+                summary.append("  + " if on else "  − ", style="#4cc38a" if on else "#ff6b5b")
+                summary.append(f"{path}\n")
+        else:
+            summary.append("No toggles yet: select a /reserved-memory node and press n first.\n", style="#e8c547")
+        summary.append(PROPOSAL_NOTE, style="italic #8a8f98")
+        with Vertical(id="export-box"):
+            yield Label(Text("Export linux,no-dump changes", style="bold"))
+            yield Static(Text(f"input (never overwritten): {dtb or 'no DTB loaded'}", style="dim"))
+            yield Static(summary, id="export-summary")
+            with Horizontal(classes="export-row"):
+                yield Checkbox("Patched DTB", value=True, id="want-dtb")
+                yield Input(default_output(dtb or "board", ".dtb"), id="out-dtb")
+            with Horizontal(classes="export-row"):
+                yield Checkbox("Overlay .dtbo", value=False, id="want-overlay")
+                yield Input(default_output(dtb or "board", ".dtbo"), id="out-overlay")
+            with Horizontal(classes="export-row"):
+                yield Checkbox("DTS patch", value=False, id="want-dts")
+                yield Input(placeholder="board .dts source", id="dts-src")
+                yield Input(default_output(dtb or "board", ".patch"), id="out-dts")
+            with VerticalScroll(id="export-result-box"):
+                yield Static(Text(""), id="export-result")
+            with Horizontal(id="export-buttons"):
+                yield Button("Export", variant="primary", id="export-go", disabled=not (dtb and changes))
+                yield Button("Cancel", id="export-cancel")
+
+    def _value(self, wid: str) -> str:
+        return self.query_one(f"#{wid}", Input).value.strip()
+
+    def _checked(self, wid: str) -> bool:
+        return self.query_one(f"#{wid}", Checkbox).value
+
+    @on(Button.Pressed, "#export-cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    @on(Button.Pressed, "#export-go")
+    def action_export(self) -> None:
+        dtb = self.state.loaded.options.dtb
+        if not dtb:
+            self._show(Text("no DTB loaded: nothing to patch", style="#ff6b5b"))
+            return
+        if not self.state.mm.changed_no_dump():
+            self._show(Text("nothing to export: no node toggled", style="#e8c547"))
+            return
+        kw: dict = {}
+        if self._checked("want-dtb"):
+            kw["output"] = self._value("out-dtb")
+        if self._checked("want-overlay"):
+            kw["overlay"] = self._value("out-overlay")
+        if self._checked("want-dts"):
+            kw["dts"] = self._value("dts-src") or None
+            kw["dts_patch"] = self._value("out-dts")
+        if not any(kw.get(k) for k in ("output", "overlay", "dts_patch")):
+            self._show(Text("choose at least one output", style="#e8c547"))
+            return
+        self._show(Text("exporting… (verifying with dtc)", style="dim"))
+        self.query_one("#export-go", Button).disabled = True
+        self.run_export(dtb, kw)
+
+    @work(thread=True, exclusive=True)
+    def run_export(self, dtb: str, kw: dict) -> None:
+        from memmap_tui.sources.errors import InputError
+        try:
+            from memmap_tui.export import run_export
+        except ImportError as e:  # the export issue not installed: say so, write nothing
+            self.app.call_from_thread(self._done, None, f"export engine unavailable: {e}")
+            return
+        opts = self.state.loaded.options
+        try:
+            result = run_export(dtb, mm=self.state.mm, changes=self.state.mm.changed_no_dump(),
+                                include_dirs=opts.include_dirs, arch=opts.arch, loader=opts.loader,
+                                kernel=opts.kernel, **kw)
+        except InputError as e:
+            self.app.call_from_thread(self._done, None, str(e))
+            return
+        except Exception as e:  # an engine bug: one line, not a traceback across the TUI
+            self.app.call_from_thread(self._done, None, f"internal error: {type(e).__name__}: {e}")
+            return
+        self.app.call_from_thread(self._done, result, None)
+
+    def _done(self, result, error: str | None) -> None:
+        self.query_one("#export-go", Button).disabled = False
+        if error is not None:
+            self._show(Text(f"✗ {error}", style="bold #ff6b5b"))
+            return
+        t = Text()
+        for p in result.written:
+            t.append(f"✓ wrote {p}\n", style="bold #4cc38a")
+        for w in result.warnings:
+            t.append(f"{w.level}: ", style=LEVEL_STYLE.get(Level(w.level), ""))
+            t.append(f"{w.message}\n")
+        t.rstrip()
+        self.written = [str(p) for p in result.written]
+        self._show(t)
+        self.app.notify(Text(f"exported {len(result.written)} file(s)"), title="Export")
+
+    def _show(self, renderable) -> None:
+        self.query_one("#export-result", Static).update(renderable)

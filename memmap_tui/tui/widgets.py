@@ -1,0 +1,191 @@
+"""Region tree, header line, honesty banner and savings bar."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.widgets import Static, Tree
+from textual.widgets.tree import TreeNode
+
+from memmap_tui.core.model import Band, Region, RegionKind
+from memmap_tui.core.policy import POLICIES
+from memmap_tui.core.units import compact_hex, exact_size
+from memmap_tui.tui.details import PROPOSAL_NOTE, policy_figures
+from memmap_tui.tui.state import TuiState
+from memmap_tui.tui.style import BAND_GLYPH, KIND_FG, band_style
+
+
+def region_label(state: TuiState, region: Region) -> Text:
+    mm = state.mm
+    band = mm.band_of(region)
+    t = Text(no_wrap=True, overflow="ellipsis")
+    t.append(BAND_GLYPH[band], style=band_style(band))
+    name = region.name if region.id.startswith("/reserved-memory/") else region.id
+    t.append(f" {name} ", style=KIND_FG.get(str(band), ""))
+    t.append(exact_size(region.size_bytes), style="dim")
+    for flag in mm.flags(region):
+        changed = flag == "no-dump" and region.id in mm.no_dump_overrides
+        t.append(f" {flag}{'*' if changed else ''}",
+                 style="bold #6fa8ff" if flag == "no-dump" else "#e8c547" if flag in ("unplaced", "failed", "ignored") else "#8a8f98")
+    if "no-dump" not in mm.flags(region) and region.id in mm.no_dump_overrides:
+        t.append(" dump*", style="bold #8a8f98")
+    return t
+
+
+class RegionTree(Tree[str]):
+    """RAM banks, /reserved-memory children, /memreserve/, crash kernel, iomem-only ranges."""
+
+    BINDINGS = [
+        Binding("enter", "select_cursor", "Select", show=False, id="tree.select"),
+        Binding("space", "toggle_node", "Expand", show=False, id="tree.expand"),
+    ]
+
+    def __init__(self, state: TuiState, **kw) -> None:
+        super().__init__(Text("memory map"), data="overview", **kw)
+        self.state = state
+        self.show_root = False
+        self.guide_depth = 2
+        self.nodes_by_key: dict[str, TreeNode[str]] = {}
+        self.populate()
+
+    def _add(self, parent: TreeNode[str], label: Text, key: str, leaf: bool = True) -> TreeNode[str]:
+        node = parent.add_leaf(label, data=key) if leaf else parent.add(label, data=key, expand=True)
+        self.nodes_by_key.setdefault(key, node)
+        return node
+
+    def populate(self) -> None:
+        s, mm = self.state, self.state.mm
+        root = self.root
+        root.remove_children()
+        self.nodes_by_key = {}
+        n = len(mm.findings)
+        self._add(root, Text.assemble(("ⓘ ", "#ffd75f"), "Overview", (f"  {n} finding{'s' * (n != 1)}", "dim")),
+                  "overview")
+        ram = self._add(root, self._group("System RAM", exact_size(mm.ram.size_bytes) + f" · {mm.ram_source}"
+                                          if mm.ram_known else "unknown"), "group:ram", leaf=False)
+        for bank in mm.ram:
+            t = Text(no_wrap=True)
+            t.append(BAND_GLYPH[Band.RAM], style=band_style(Band.RAM))
+            t.append(f" {compact_hex(bank.start)} ")
+            t.append(exact_size(bank.size_bytes), style="dim")
+            self._add(ram, t, f"ram:{bank.start}")
+        groups = [
+            ("Reserved memory", lambda r: r.kind not in (RegionKind.MEMRESERVE, RegionKind.CRASHKERNEL)),
+            ("/memreserve/", lambda r: r.kind is RegionKind.MEMRESERVE),
+            ("Crash kernel", lambda r: r.kind is RegionKind.CRASHKERNEL),
+        ]
+        for title, pred in groups:
+            regions = [r for r in mm.regions if pred(r)]
+            if not regions:
+                continue
+            size = sum(r.size_bytes for r in regions if r.reserves_memory)
+            g = self._add(root, self._group(title, f"{len(regions)} · {exact_size(size)}"),
+                          f"group:{title}", leaf=False)
+            for r in regions:
+                self._add(g, region_label(s, r), f"region:{r.id}")
+        only = s.iomem_only()
+        if only:
+            g = self._add(root, self._group("iomem only", str(len(only))), "group:iomem", leaf=False)
+            g.collapse() if len(only) > 12 else None
+            for i in only:
+                e = mm.iomem[i]
+                band = Band.MMIO if e.depth == 0 else Band.RESERVED
+                t = Text(no_wrap=True, overflow="ellipsis")
+                t.append(BAND_GLYPH[band], style=band_style(band))
+                t.append(f" {e.name} ")
+                t.append(f"{compact_hex(e.range.start)} {exact_size(e.range.size_bytes)}", style="dim")
+                self._add(g, t, f"iomem:{i}")
+
+    @staticmethod
+    def _group(title: str, extra: str) -> Text:
+        return Text.assemble((title, "bold"), (f"  {extra}", "dim"))
+
+    def refresh_labels(self) -> None:
+        for key, node in self.nodes_by_key.items():
+            if key.startswith("region:"):
+                node.set_label(region_label(self.state, self.state.mm.region(key[7:])))
+
+    def select_key(self, key: str) -> None:
+        node = self.nodes_by_key.get(key)
+        if node is None:
+            return
+        parent = node.parent
+        while parent is not None:
+            parent.expand()
+            parent = parent.parent
+        self.call_after_refresh(self._move_cursor, node)
+
+    def _move_cursor(self, node: TreeNode[str]) -> None:
+        if node.line >= 0 and self.cursor_line != node.line:
+            self.cursor_line = node.line
+        self.scroll_to_node(node, animate=False)
+
+
+class InfoHeader(Static):
+    """Inputs, arch, loader and the active policy, in one line."""
+
+    def __init__(self, state: TuiState, **kw) -> None:
+        super().__init__(**kw)
+        self.state = state
+
+    def update_info(self) -> None:
+        mm = self.state.mm
+        import os
+        files = " + ".join(os.path.basename(p) for p in mm.inputs.values()) or "no inputs"
+        t = Text(no_wrap=True, overflow="ellipsis")
+        t.append(" memmap-tui ", style="bold #1c1c1c on #ffd75f")
+        t.append(f" {files} ", style="bold")
+        t.append(f"│ {mm.arch} {mm.loader} │ ", style="#8a8f98")
+        t.append("RAM " + (exact_size(mm.ram.size_bytes) if mm.ram_known else "unknown"),
+                 style="" if mm.ram_known else "#e8c547")
+        t.append(" │ policy ", style="#8a8f98")
+        t.append(f" {self.state.policy} ", style="bold #1c1c1c on #6fa8ff")
+        changes = len(mm.no_dump_overrides)
+        if changes:
+            t.append(f" │ {changes} unsaved toggle{'s' * (changes != 1)}", style="bold #e8c547")
+        self.update(t)
+
+
+class Banner(Static):
+    """The proposal status, always on screen: never let a saving look like a mainline fact."""
+
+    def on_mount(self) -> None:
+        t = Text()
+        t.append("⚠ ", style="bold #e8c547")
+        t.append(PROPOSAL_NOTE, style="#c8c8c8")
+        self.update(t)
+
+
+class PolicyCard(Static):
+    def __init__(self, state: TuiState, policy: str, **kw) -> None:
+        super().__init__(**kw)
+        self.state = state
+        self.policy = policy
+
+    def update_figures(self) -> None:
+        size, pct, saving = policy_figures(self.state, self.policy)
+        active = self.policy == self.state.policy
+        t = Text(no_wrap=True, overflow="ellipsis")
+        t.append(("▶ " if active else "  ") + self.policy, style="bold #6fa8ff" if active else "bold")
+        t.append(f"  {pct}\n", style="dim")
+        t.append(f"  vmcore {size}\n")
+        t.append(f"  {saving}", style="bold #4cc38a" if self.state.results[self.policy].savings_bytes else "dim")
+        self.set_class(active, "-active")
+        self.update(t)
+
+
+class SavingsBar(Horizontal):
+    """The three policies side by side: vmcore bytes, % of RAM, saving and capture time."""
+
+    def __init__(self, state: TuiState, **kw) -> None:
+        super().__init__(**kw)
+        self.state = state
+        self.cards = [PolicyCard(state, p, id=f"policy-{p}") for p in POLICIES]
+
+    def compose(self):
+        yield from self.cards
+
+    def update_figures(self) -> None:
+        for c in self.cards:
+            c.update_figures()
