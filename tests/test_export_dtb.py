@@ -265,3 +265,29 @@ def test_atomic_write_replaces_and_leaves_no_temp(tmp_path: Path):
     write_patched_dtb(RSV_DTB, out, {"/reserved-memory/firmware@4c000000": True})
     assert out.read_bytes()[:4] == b"\xd0\x0d\xfe\xed"
     assert os.listdir(tmp_path) == ["out.dtb"]
+
+
+# -- robustness: any bytes -> a result or one clean InputError ---------------------------
+
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+
+@given(st.binary(max_size=256))
+@settings(max_examples=300, deadline=None)
+def test_random_bytes_give_input_error(data: bytes):
+    with pytest.raises(InputError):
+        patch_dtb(data, {"/reserved-memory/x@0": True})
+
+
+@needs_corpus
+@given(st.lists(st.tuples(st.integers(0, 8201), st.integers(0, 255)), min_size=1, max_size=8))
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_corrupted_corpus_blob_never_crashes(edits):
+    data = bytearray(RSV_DTB.read_bytes())
+    for off, val in edits:
+        data[off] = val
+    try:
+        out = patch_dtb(bytes(data), {"/reserved-memory/firmware@4c000000": True}, verify=False)
+    except InputError:
+        return
+    assert out[:4] == b"\xd0\x0d\xfe\xed"

@@ -94,9 +94,10 @@ def export_warnings(mm: MemoryMap, changes: dict[str, bool]) -> tuple[list[Findi
     savings = {name: r.savings_bytes for name, r in results.items()}
     if honours_proposals(mm):
         out.append(Finding(Level.INFO, "no-dump-savings",
-                           f"with these toggles a no-dump-v1 kernel leaves {exact_size(savings['no-dump-v1'])} "
-                           f"out of the vmcore; for comparison the exclude-reserved policy (v2+ series) "
-                           f"leaves out {exact_size(savings['exclude-reserved'])} with no DT change at all"))
+                           f"with the exported DTB a no-dump-v1 kernel leaves {exact_size(savings['no-dump-v1'])} "
+                           f"more out of the vmcore than today's kernels; for comparison the exclude-reserved "
+                           f"policy (v2+ series) leaves out {exact_size(savings['exclude-reserved'])} "
+                           f"with no DT change at all"))
     else:
         out.append(Finding(Level.INFO, "no-dump-savings",
                            f"{mm.arch}/{mm.loader}: neither proposal changes this dump path; "

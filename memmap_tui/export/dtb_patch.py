@@ -27,6 +27,7 @@ from __future__ import annotations
 import difflib
 import os
 import shutil
+import string
 import struct
 import subprocess
 import tempfile
@@ -87,13 +88,18 @@ def blob_to_fdt(blob: FdtBlob) -> fdt.FDT:
 
 # -- serialization ----------------------------------------------------------------
 
+def _printable(name: str) -> bool:
+    # fdt's BaseItem asserts string.printable names and encodes them as ASCII.
+    return all(c in string.printable for c in name)
+
+
 def _check_writable_by_fdt(blob: FdtBlob) -> None:
     for path, node in blob.nodes_by_path.items():
-        if not node.name.isascii():
-            raise InputError(None, f"node name {path!r} is not ASCII; cannot rewrite this DTB")
+        if not _printable(node.name):
+            raise InputError(None, f"node name {path!r} is not printable ASCII; cannot rewrite this DTB")
         for name in node.props:
-            if name.endswith(_FDT_PHANTOM_SUFFIX) or not name.isascii():
-                raise InputError(None, f"property {path}:{name} cannot be written by the fdt library")
+            if name.endswith(_FDT_PHANTOM_SUFFIX) or not _printable(name):
+                raise InputError(None, f"property {path}:{name!r} cannot be written by the fdt library")
 
 
 def _relayout(out: bytes, src: bytes, blob: FdtBlob, notes: list[str]) -> bytes:
@@ -167,11 +173,13 @@ def serialize(blob: FdtBlob, src: bytes) -> tuple[bytes, list[str]]:
         strings_seed = strings_in.decode("ascii")
     except UnicodeDecodeError:
         raise InputError(None, "strings block is not ASCII; cannot rewrite this DTB") from None
-    tree = blob_to_fdt(blob)
+    if h.version > fdt.Header.MAX_VERSION:
+        raise InputError(None, f"FDT version {h.version}: the fdt library writes versions 16-17 only")
     try:
+        tree = blob_to_fdt(blob)
         out = tree.to_dtb(version=h.version, last_comp_version=h.last_comp_version,
                           boot_cpuid_phys=h.boot_cpuid_phys, strings=strings_seed)
-    except (ValueError, UnicodeEncodeError) as exc:
+    except (ValueError, UnicodeEncodeError, AssertionError) as exc:
         raise InputError(None, f"fdt cannot write this DTB: {exc}") from None
     return _relayout(out, src, blob, notes), notes
 
@@ -250,8 +258,11 @@ def verify_patch(before: bytes, after: bytes, applied: dict[str, bool], *,
     Two independent checks: our reader's tree (every node, property and header field),
     and `dtc -I dtb -O dts` text when dtc is installed. Returns the dts diff lines.
     """
-    a, b = parse_fdt(before), parse_fdt(after)
     fail = lambda msg: InputError(source, f"verification of the patched DTB failed: {msg}")  # noqa: E731
+    try:
+        a, b = parse_fdt(before), parse_fdt(after)
+    except FdtError as exc:
+        raise fail(f"output does not parse: {exc}") from None
     for attr in ("version", "last_comp_version", "boot_cpuid_phys"):
         if getattr(a.header, attr) != getattr(b.header, attr):
             raise fail(f"header {attr} changed")
