@@ -92,7 +92,7 @@ def time_fdt(data: bytes, runs: int) -> float | None:
 
 
 def ms(t: float | None) -> str:
-    return "-" if t is None else f"{t * 1e3:8.2f}"
+    return f"{'-':>8}" if t is None else f"{t * 1e3:8.2f}"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,6 +23,7 @@ from pathlib import Path
 
 DEFAULT_OUT = Path("/tmp/memmap-bench")
 MiB = 1 << 20
+MAX_SIBLINGS = 5000
 
 
 def _c(v: int) -> str:
@@ -105,21 +106,33 @@ def dts_text(nodes: int = 5000, reserved: int = 1000) -> str:
         f"\t\t\treg = <{_c(0x100_0000)} {_c(0x10000)}>;",
         "\t\t};",
     ]
+    # dtc's parser keeps siblings on its bison stack (YYMAXDEPTH 10000: "memory
+    # exhausted" near 10,000 siblings), so beyond MAX_SIBLINGS devices go into sub-buses.
+    split = nodes > MAX_SIBLINGS
     for i in range(nodes):
         addr = 0x1000_0000 + i * 0x1000
+        t = "\t\t\t" if split else "\t\t"
+        if split and i % MAX_SIBLINGS == 0:
+            if i:
+                out.append("\t\t};")
+            out += ["", f"\t\tbus{i // MAX_SIBLINGS}: bus@{addr:x} {{",
+                    '\t\t\tcompatible = "simple-bus";', "\t\t\t#address-cells = <2>;",
+                    "\t\t\t#size-cells = <2>;", "\t\t\tranges;"]
         out += [
             "",
-            f"\t\tdev{i}: device@{addr:x} {{",
-            f'\t\t\tcompatible = "memmap,bench-dev{i % 37}", "memmap,bench-dev";',
-            f"\t\t\treg = <{_c(addr)} {_c(0x1000)}>;",
-            f"\t\t\tinterrupts = <0 {i % 960} 4>;",
-            "\t\t\tclocks = <&clk24m>;",
+            f"{t}dev{i}: device@{addr:x} {{",
+            f'{t}\tcompatible = "memmap,bench-dev{i % 37}", "memmap,bench-dev";',
+            f"{t}\treg = <{_c(addr)} {_c(0x1000)}>;",
+            f"{t}\tinterrupts = <0 {i % 960} 4>;",
+            f"{t}\tclocks = <&clk24m>;",
         ]
         if i % 10 == 0 and reserved:
             # every 4th carveout (kind 0) is static, so its label exists
             target = ((i // 10) % max(1, (reserved + 3) // 4)) * 4
-            out.append(f"\t\t\tmemory-region = <&rsv{target}>;")
-        out += ['\t\t\tstatus = "okay";' if i % 3 else '\t\t\tstatus = "disabled";', "\t\t};"]
+            out.append(f"{t}\tmemory-region = <&rsv{target}>;")
+        out += [f'{t}\tstatus = "okay";' if i % 3 else f'{t}\tstatus = "disabled";', f"{t}}};"]
+    if split:
+        out.append("\t\t};")
     out += ["\t};", "};", ""]
     return "\n".join(out)
 
