@@ -126,3 +126,43 @@ def test_nothing_to_export(work: Path):
     proc = run_cli("export", work / "in.dtb", "--no-dump", "firmware@4c000000")
     assert_one_line_error(proc, "nothing to export")
     assert listing(work) == ["in.dtb"]
+
+
+# -- the API the TUI's export dialog calls ---------------------------------------------
+
+@needs_corpus
+@needs_dtc
+def test_run_export_with_loaded_model(work: Path):
+    from memmap_tui.export import run_export
+    from memmap_tui.inputs import Options, load
+    mm = load(Options(dtb=str(work / "in.dtb"), ram=("1G@0x40000000",))).mm
+    mm.set_no_dump("/reserved-memory/firmware@4c000000", True)     # no-map: redundant
+    mm.set_no_dump("/reserved-memory/gpu-mem@50000000", False)     # clears the DT's flag
+    overrides = dict(mm.no_dump_overrides)
+    res = run_export(work / "in.dtb", output=work / "o.dtb", mm=mm, changes=mm.changed_no_dump())
+    assert res.written == [work / "o.dtb"]
+    assert res.dtb.applied == {"/reserved-memory/firmware@4c000000": True,
+                               "/reserved-memory/gpu-mem@50000000": False}
+    codes = {w.code for w in res.warnings}
+    assert {"no-dump-v1-only", "no-dump-redundant-no-map", "no-dump-savings"} <= codes
+    assert res.savings["exclude-reserved"] > 0
+    assert mm.no_dump_overrides == overrides     # the caller's model is not touched
+
+
+@needs_tools
+def test_dts_that_is_not_the_dtb_is_flagged(tmp_path: Path):
+    if not (SAMPLE / "board.dts").is_file():
+        pytest.skip("sample-data not generated")
+    from memmap_tui.export import run_export
+    src = tmp_path / "src"
+    shutil.copytree(SAMPLE, src)
+    dts = src / "board.dts"
+    text = dts.read_text().replace("reg = <0x0 0xa4000000 0x0 0x2000000>;", "reg = <0x0 0xa4000000 0x0 0x1000000>;")
+    assert text != dts.read_text()
+    dts.write_text(text)
+    res = run_export(SAMPLE / "board.dtb", dts=dts, dts_patch=tmp_path / "p.patch", dts_root=src,
+                     changes={"/reserved-memory/camera@a4000000": True})
+    assert any(w.code == "dts-not-this-dtb" and "camera@a4000000" in w.message for w in res.warnings)
+    res = run_export(SAMPLE / "board.dtb", dts=SAMPLE / "board.dts", dts_patch=tmp_path / "q.patch",
+                     changes={"/reserved-memory/camera@a4000000": True})
+    assert not any(w.code == "dts-not-this-dtb" for w in res.warnings)

@@ -112,6 +112,23 @@ def _changes_from(mm: MemoryMap, no_dump: Iterable[str], dump: Iterable[str]) ->
     return changes
 
 
+def _reserved_memory_mismatch(dtb: bytes, compiled: bytes) -> str | None:
+    """First difference between the two trees' /reserved-memory children (phandles aside)."""
+    a, b = parse_fdt(dtb), parse_fdt(compiled)
+    ka = {n.path: n for n in a.nodes_by_path.values() if n.path.startswith("/reserved-memory/")}
+    kb = {n.path: n for n in b.nodes_by_path.values() if n.path.startswith("/reserved-memory/")}
+    if set(ka) != set(kb):
+        odd = sorted(set(ka) ^ set(kb))
+        return f"{odd[0]} is only in one of them"
+    for path, na in ka.items():
+        pa = {k: v for k, v in na.props.items() if k not in ("phandle", "linux,phandle")}
+        pb = {k: v for k, v in kb[path].props.items() if k not in ("phandle", "linux,phandle")}
+        if pa != pb:
+            diff = sorted(set(pa.items()) ^ set(pb.items()))
+            return f"{path}: {diff[0][0]} differs"
+    return None
+
+
 def run_export(dtb: str | os.PathLike, *, output: str | os.PathLike | None = None,
                overlay: str | os.PathLike | None = None,
                dts: str | os.PathLike | None = None, dts_patch: str | os.PathLike | None = None,
@@ -169,7 +186,8 @@ def run_export(dtb: str | os.PathLike, *, output: str | os.PathLike | None = Non
     if output is not None:
         staged.append((targets[str(output)], patch.data))
     if overlay is not None:
-        src, dtbo = build_overlay(changes)
+        # an unchanged removal (property already absent) needs nothing from the overlay
+        src, dtbo = build_overlay({p: on for p, on in changes.items() if on or p in patch.applied})
         verify_overlay(data, dtbo, patch.data)
         result.overlay_source = src
         staged.append((targets[str(overlay)], dtbo))
@@ -181,6 +199,13 @@ def run_export(dtb: str | os.PathLike, *, output: str | os.PathLike | None = Non
         dp = build_dts_patch(dts, changes, include_dirs=include_dirs, root=dts_root,
                              dtsi_override=dtsi_override)
         result.dts = dp
+        if dp.compiled is not None:
+            mismatch = _reserved_memory_mismatch(data, dp.compiled)
+            if mismatch:
+                result.warnings.append(Finding(
+                    Level.WARNING, "dts-not-this-dtb",
+                    f"{dts} does not compile to the same /reserved-memory as {dtb} ({mismatch}); "
+                    f"is it the right source?"))
         for w in dp.warnings:
             result.warnings.append(Finding(Level.WARNING, "dts-shared-dtsi", w))
         if dp.diff:

@@ -64,6 +64,7 @@ class DtsPatch:
     unchanged: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     edited: dict[str, str] = field(default_factory=dict)   # absolute path -> new text
+    compiled: bytes | None = None                          # the unpatched sources, compiled
 
 
 # -- preprocessing and annotation ------------------------------------------------------
@@ -366,6 +367,7 @@ def _unified(old: list[str], new: list[str], rel: str) -> str:
 def verify_dts_patch(dts: Path, include_dirs: list[Path], used_files: list[str], patch: DtsPatch) -> None:
     """Compile the edited sources from a mirror and compare with the patched original DTB."""
     before = compile_sources(dts, include_dirs)
+    patch.compiled = before
     expected = build_patch(before, patch.applied, verify=False).data
     with tempfile.TemporaryDirectory(prefix="memmap-tui-mirror-") as tmp:
         def mirror(p: Path) -> Path:
