@@ -470,6 +470,15 @@ def _name_pieces(mm: MemoryMap, diff: RangeSet, in_dump: bool) -> list[NamedRang
         for piece in hit:
             out.append(NamedRange(piece, reg.id, reg.name, why + suffix))
         left = left - hit
+    # `reg` tuples the model does not reserve (7.2+: only the first of a multi-reg node),
+    # which an older kernel may still have reserved (and iomem shows).
+    for reg in mm.regions:
+        extra_reg = RangeSet(reg.reg) - reg.ranges
+        hit = left & extra_reg
+        for piece in hit:
+            out.append(NamedRange(piece, reg.id, reg.name,
+                                  "another `reg` entry of this node (honoured by kernels before 7.2)" + suffix))
+        left = left - hit
     for e in mm.iomem:
         if e.depth != 0 or e.name.startswith("System RAM"):
             continue
