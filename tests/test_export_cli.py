@@ -166,3 +166,14 @@ def test_dts_that_is_not_the_dtb_is_flagged(tmp_path: Path):
     res = run_export(SAMPLE / "board.dtb", dts=SAMPLE / "board.dts", dts_patch=tmp_path / "q.patch",
                      changes={"/reserved-memory/camera@a4000000": True})
     assert not any(w.code == "dts-not-this-dtb" for w in res.warnings)
+
+
+@needs_corpus
+@needs_tools
+def test_run_export_dry_run_writes_nothing(work: Path):
+    from memmap_tui.export import run_export
+    res = run_export(work / "in.dtb", output=work / "o.dtb", overlay=work / "o.dtbo", dry_run=True,
+                     changes={"/reserved-memory/firmware@4c000000": True})
+    assert res.written == [] and listing(work) == ["in.dtb"]
+    assert 'target-path = "/reserved-memory/firmware@4c000000";' in res.overlay_source
+    assert res.dtb.dts_diff == ["+\t\t\tlinux,no-dump;"]

@@ -136,13 +136,15 @@ def run_export(dtb: str | os.PathLike, *, output: str | os.PathLike | None = Non
                dtsi_override: bool = False,
                mm: MemoryMap | None = None, changes: dict[str, bool] | None = None,
                no_dump: Iterable[str] = (), dump: Iterable[str] = (),
-               arch: str = "arm64", loader: str = "kexec_file", kernel: str = "7.2") -> ExportResult:
+               arch: str = "arm64", loader: str = "kexec_file", kernel: str = "7.2",
+               dry_run: bool = False) -> ExportResult:
     """Build, verify and atomically write the requested outputs.
 
     Toggles come from `changes` (full DT paths -> bool) when given, else from `mm`'s
     overrides plus `no_dump`/`dump` (paths, labels or node names). `mm` (the loaded
     model, with RAM/iomem/dmesg when known) is used for the warnings and the savings;
-    without it the DTB alone is loaded.
+    without it the DTB alone is loaded. `dry_run` builds and verifies everything
+    (for a preview: `result.dts.diff`, `result.overlay_source`) but writes nothing.
     """
     dtb = str(dtb)
     if output is None and overlay is None and dts_patch is None:
@@ -216,6 +218,8 @@ def run_export(dtb: str | os.PathLike, *, output: str | os.PathLike | None = Non
         else:
             result.warnings.append(Finding(Level.INFO, "dts-no-change", "the sources already match; the patch is empty"))
         staged.append((targets[str(dts_patch)], dp.diff.encode()))
+    if dry_run:
+        return result
     writer = AtomicWriter()
     for target, blob_bytes in staged:
         writer.stage(target, blob_bytes)
