@@ -26,7 +26,7 @@ from memmap_tui.export.overlay import build_overlay, verify_overlay
 from memmap_tui.sources.errors import InputError
 from memmap_tui.sources.fdt_blob import FdtError, parse_fdt
 
-__all__ = ["ExportResult", "run_export", "export_warnings", "patch_dtb", "build_patch",
+__all__ = ["ExportResult", "run_export", "export_warnings", "patch_dtb", "build_patch", "NO_DUMP",
            "build_overlay", "build_dts_patch"]
 
 # Bindings with `unevaluatedProperties: false` (domain.md §0): dtbs_check rejects the property.
