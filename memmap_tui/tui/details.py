@@ -94,6 +94,10 @@ def overview(state: TuiState) -> RenderableType:
         t.append("args   ", style="dim")
         t.append(f"{mm.boot.bootargs}\n")
     parts.append(t)
+    dump = dump_overview(state)
+    if dump is not None:
+        parts.append(heading("vmcore"))
+        parts.append(dump)
     parts.append(heading(f"Findings ({len(mm.findings)})"))
     parts.append(findings_block(mm.findings) if mm.findings else Text("none", style="dim"))
     parts.append(Text(""))
@@ -219,25 +223,55 @@ def _tuple_used(region: Region, r: Range) -> bool:
 
 
 def dump_details(state: TuiState, region: Region) -> RenderableType | None:
-    """Figures from core.dump when that module exists and a vmcore is loaded; nothing otherwise."""
-    try:
-        from memmap_tui.core import dump as dump_mod  # noqa: F401  (written by the vmcore issue)
-    except ImportError:
+    """What the loaded vmcore holds of this region (core.dump accounting), when a dump is loaded."""
+    account = state.dump_account()
+    if account is None:
         return None
-    layout = state.loaded.dump
-    fn = getattr(layout, "region_figures", None) or getattr(dump_mod, "region_figures", None)
-    if fn is None:
+    st = account.regions.get(region.id)
+    if st is None:
         return None
-    try:
-        figures = fn(region) if fn is getattr(layout, "region_figures", None) else fn(layout, region)
-    except Exception as e:  # the dump engine is another issue's: show what it says, not a traceback
-        return Text(f"dump figures unavailable: {e}", style="dim")
+    page = account.layout.page_size
     t = Table.grid(padding=(0, 1))
     t.add_column(style="dim", no_wrap=True)
     t.add_column()
-    items = figures.items() if isinstance(figures, dict) else getattr(figures, "__dict__", {}).items()
-    for k, v in items:
-        t.add_row(Text(str(k)), Text(exact_size(v) if isinstance(v, int) and "bytes" in str(k) else str(v)))
+    t.add_row(Text("covered"), Text(f"{exact_size(st.covered_bytes)} by the dump's segments"))
+    t.add_row(Text("present"), Text(f"{exact_size(st.present_bytes)} of page data"))
+    if st.excluded_pages:
+        t.add_row(Text("filtered"), Text(f"{st.excluded_pages:,} pages ({exact_size(st.excluded_pages * page)}) "
+                                         "excluded by the dump level"))
+    if st.zero_pages:
+        t.add_row(Text("zero"), Text(f"{st.zero_pages:,} pages stored as the zero page"))
+    t.add_row(Text("on disk"), Text("unknown (cut file)" if st.on_disk_bytes is None
+                                    else exact_size(st.on_disk_bytes)))
+    return t
+
+
+def dump_overview(state: TuiState) -> RenderableType | None:
+    layout = state.loaded.dump
+    account = state.dump_account()
+    if layout is None or account is None:
+        return None
+    t = Text()
+    t.append("file   ", style="dim")
+    t.append(f"{layout.path}\n")
+    t.append("format ", style="dim")
+    t.append(f"{layout.format}" + (f", {layout.compression}" if layout.compression else "")
+             + (f", dump level {layout.dump_level}" if layout.dump_level is not None else "")
+             + (f", made by {layout.producer}" if layout.producer else "") + "\n")
+    tot = account.totals
+    t.append("holds  ", style="dim")
+    t.append(f"{exact_size(tot.covered_bytes)} covered, {exact_size(tot.present_bytes)} present"
+             + ("" if tot.on_disk_bytes is None else f", {exact_size(tot.on_disk_bytes)} on disk") + "\n")
+    verdict = state.dump_verdict()
+    if verdict is not None:
+        t.append("policy ", style="dim")
+        t.append(verdict.text + "\n", style="#4cc38a" if verdict.matches else "#e8c547")
+        for note in verdict.notes:
+            t.append(f"       {note}\n", style="dim")
+    for f in layout.findings:
+        t.append(f"{f.level}: ", style=LEVEL_STYLE[f.level])
+        t.append(f"{f.message}\n")
+    t.rstrip()
     return t
 
 

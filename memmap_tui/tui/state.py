@@ -31,6 +31,8 @@ class TuiState:
     results: dict[str, PolicyResult] = field(default_factory=dict)
     undo_stack: list[tuple[str, bool, bool]] = field(default_factory=list)  # (id, before, after)
     redo_stack: list[tuple[str, bool, bool]] = field(default_factory=list)
+    _account: object | None = None
+    _verdict: object | None = None
 
     def __post_init__(self) -> None:
         self.recompute()
@@ -45,6 +47,26 @@ class TuiState:
 
     def recompute(self) -> None:
         self.results = evaluate(self.mm)
+        self._verdict = None   # the dump check depends on the toggles; the accounting does not
+
+    # -- the loaded vmcore (core.dump, when a dump is loaded) ------------------------------
+    def dump_account(self):
+        layout = self.loaded.dump
+        if layout is None:
+            return None
+        if getattr(self, "_account", None) is None:
+            from memmap_tui.core.dump import account_dump
+            self._account = account_dump(self.mm, layout)
+        return self._account
+
+    def dump_verdict(self):
+        layout = self.loaded.dump
+        if layout is None:
+            return None
+        if self._verdict is None:
+            from memmap_tui.core.dump import check_policy
+            self._verdict = check_policy(self.mm, layout)
+        return self._verdict
 
     # -- policy ------------------------------------------------------------------
     def cycle_policy(self) -> str:

@@ -1,0 +1,444 @@
+"""Drive the TUI with Pilot as a user does and assert the numbers that change.
+
+Real inputs: the corpus QEMU DTB with six carveouts, the real guest /proc/iomem and boot log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import pytest
+from rich.segment import Segment
+
+from memmap_tui.core.model import Band
+from memmap_tui.core.policy import TOGGLE_WHY, ToggleEffect
+from memmap_tui.core.units import exact_size
+from memmap_tui.inputs import Options, load
+from memmap_tui.tui.app import MemmapApp
+from memmap_tui.tui.bandmap import BandMap, band_rows, layout
+from memmap_tui.tui.screens import ExportScreen, HelpScreen, JumpScreen
+from memmap_tui.tui.state import TuiState
+from memmap_tui.tui.widgets import PolicyCard, RegionTree
+
+from tests.conftest import BOOT_IOMEM, CONSOLE_LOG, CORPUS, RSV_DTB, needs_corpus, needs_dtc
+
+pytestmark = needs_corpus
+
+GPU = "/reserved-memory/gpu-mem@50000000"      # 32 MiB, mapped, tagged linux,no-dump in the DTB
+FIRMWARE = "/reserved-memory/firmware@4c000000"  # no-map
+CMA = "/reserved-memory/linux,cma@58000000"      # reusable
+MIB = 1 << 20
+SIZE = (160, 45)
+
+
+def rsv(**kw) -> object:
+    return load(Options(dtb=str(RSV_DTB), iomem=str(BOOT_IOMEM), dmesg=str(CONSOLE_LOG), **kw))
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def notes(app) -> list[str]:
+    return [str(n.message) for n in app._notifications]
+
+
+def card_text(app, policy: str) -> str:
+    return str(app.query_one(f"#policy-{policy}", PolicyCard).render())
+
+
+def details_text(app) -> str:
+    static = app.query_one("#details")
+    from rich.console import Console
+    console = Console(width=200, record=True, file=open(os.devnull, "w"))
+    console.print(static.content)
+    return console.export_text()
+
+
+async def jump(pilot, text: str) -> None:
+    await pilot.press("slash")
+    await pilot.pause()
+    await pilot.press(*text)
+    await pilot.press("enter")
+    await pilot.pause()
+
+
+def test_toggle_on_mapped_32mib_carveout_moves_v1_saving_by_exactly_32mib():
+    async def go():
+        app = MemmapApp(rsv(dump=("gpu-mem@50000000",)))   # start with the tag cleared
+        async with app.run_test(size=SIZE) as pilot:
+            await jump(pilot, "gpu-mem")
+            assert app.selected_key == f"region:{GPU}"
+            before = {p: r.savings_bytes for p, r in app.state.results.items()}
+            v1_card_before = card_text(app, "no-dump-v1")
+            await pilot.press("n")
+            await pilot.pause()
+            after = {p: r.savings_bytes for p, r in app.state.results.items()}
+            assert after["no-dump-v1"] - before["no-dump-v1"] == 32 * MIB
+            assert after["today"] == before["today"] == 0
+            assert after["exclude-reserved"] == before["exclude-reserved"]  # needs no tag
+            # every number on screen moved with it
+            assert f"saves {exact_size(after['no-dump-v1'])}" in card_text(app, "no-dump-v1")
+            assert card_text(app, "no-dump-v1") != v1_card_before
+            assert app.state.mm.no_dump(app.state.mm.region(GPU))
+            assert any("no-dump-v1 saving +32 MiB" in m for m in notes(app))
+            # the band on the map is now drawn as no-dump
+            bands = {b.region_id: b.band for b in app.query_one(BandMap).bands}
+            assert bands[GPU] is Band.NO_DUMP
+            # the tree label carries the flag (back to what the DTB says: no "changed" star)
+            label = str(app.query_one(RegionTree).nodes_by_key[f"region:{GPU}"].label)
+            assert label.endswith("no-dump")
+            # toggle back off: exactly the reverse
+            await pilot.press("n")
+            await pilot.pause()
+            assert app.state.results["no-dump-v1"].savings_bytes == before["no-dump-v1"]
+    run(go())
+
+
+def test_toggle_no_map_moves_nothing_and_says_why():
+    async def go():
+        app = MemmapApp(rsv())
+        async with app.run_test(size=SIZE) as pilot:
+            await jump(pilot, "firmware")
+            before = {p: r.savings_bytes for p, r in app.state.results.items()}
+            await pilot.press("n")
+            await pilot.pause()
+            after = {p: r.savings_bytes for p, r in app.state.results.items()}
+            assert after == before
+            assert any(TOGGLE_WHY[ToggleEffect.REDUNDANT_NO_MAP] in m for m in notes(app))
+            assert TOGGLE_WHY[ToggleEffect.REDUNDANT_NO_MAP] in details_text(app)
+    run(go())
+
+
+def test_toggle_reusable_is_ignored_and_memreserve_is_refused():
+    async def go():
+        app = MemmapApp(rsv())
+        async with app.run_test(size=SIZE) as pilot:
+            await jump(pilot, "linux,cma")
+            assert app.selected_key == f"region:{CMA}"
+            before = app.state.results["no-dump-v1"].savings_bytes
+            await pilot.press("n")
+            await pilot.pause()
+            assert app.state.results["no-dump-v1"].savings_bytes == before
+            assert any(TOGGLE_WHY[ToggleEffect.IGNORED_REUSABLE] in m for m in notes(app))
+            await jump(pilot, "/memreserve/0")
+            assert app.selected_key == "region:/memreserve/0"
+            overrides = dict(app.state.mm.no_dump_overrides)
+            await pilot.press("n")
+            await pilot.pause()
+            assert app.state.mm.no_dump_overrides == overrides
+            assert any("not a DT node" in m for m in notes(app))
+    run(go())
+
+
+def test_undo_redo_restore_the_numbers():
+    async def go():
+        app = MemmapApp(rsv())
+        async with app.run_test(size=SIZE) as pilot:
+            start = app.state.results["no-dump-v1"].savings_bytes
+            await jump(pilot, "gpu-mem")
+            await pilot.press("n")
+            await pilot.pause()
+            toggled = app.state.results["no-dump-v1"].savings_bytes
+            assert start - toggled == 32 * MIB     # the DTB had it tagged: clearing costs 32 MiB
+            label = str(app.query_one(RegionTree).nodes_by_key[f"region:{GPU}"].label)
+            assert label.endswith("dump*")         # changed from the loaded DTB
+            await pilot.press("u")
+            await pilot.pause()
+            assert app.state.results["no-dump-v1"].savings_bytes == start
+            assert app.state.mm.no_dump_overrides == {}
+            await pilot.press("ctrl+r")
+            await pilot.pause()
+            assert app.state.results["no-dump-v1"].savings_bytes == toggled
+            await pilot.press("u", "u")   # a second undo has nothing left
+            await pilot.pause()
+            assert any("nothing to undo" in m for m in notes(app))
+    run(go())
+
+
+def test_policy_switch_redraws_the_vmcore_markers():
+    async def go():
+        app = MemmapApp(rsv())
+        async with app.run_test(size=SIZE) as pilot:
+            bm = app.query_one(BandMap)
+            gpu = next(b for b in bm.bands if b.region_id == GPU)
+            assert app.state.policy == "today"
+            assert app.state.dumped_fraction(gpu.range) == 1.0
+            await pilot.press("p")
+            await pilot.pause()
+            assert app.state.policy == "no-dump-v1"
+            assert app.state.dumped_fraction(gpu.range) == 0.0
+            assert "no-dump-v1" in str(app.query_one("#header").render())
+            assert app.query_one("#policy-no-dump-v1", PolicyCard).has_class("-active")
+            await pilot.press("p", "p")
+            await pilot.pause()
+            assert app.state.policy == "today"
+    run(go())
+
+
+def test_jump_by_address_label_and_unknown():
+    async def go():
+        app = MemmapApp(rsv())
+        async with app.run_test(size=SIZE) as pilot:
+            await jump(pilot, "0x50001000")
+            assert app.selected_key == f"region:{GPU}"
+            await jump(pilot, "0x4000_0000")      # plain RAM: the bank
+            assert app.selected_key == f"ram:{0x4000_0000}"
+            await pilot.press("slash")
+            await pilot.pause()
+            await pilot.press(*"no-such-node", "enter")
+            await pilot.pause()
+            assert isinstance(app.screen, JumpScreen)   # stays open and says why
+            assert "no region named" in str(app.screen.query_one("#jump-hint").render())
+            await pilot.press("escape")
+            await pilot.pause()
+            assert not isinstance(app.screen, JumpScreen)
+            assert app.selected_key == f"ram:{0x4000_0000}"
+    run(go())
+
+
+def test_click_a_band_selects_its_region():
+    async def go():
+        app = MemmapApp(rsv())
+        async with app.run_test(size=SIZE) as pilot:
+            bm = app.query_one(BandMap)
+            band = next(b for b in bm.bands if b.region_id == CMA)
+            bm.scroll_to(y=band.first_row, animate=False)
+            await pilot.pause()
+            y = band.first_row - int(bm.scroll_offset.y)
+            await pilot.click("#map", offset=(20, y))
+            await pilot.pause()
+            assert app.selected_key == f"region:{CMA}"
+            assert "linux,cma@58000000" in details_text(app)
+            # keyboard on the map: next band is the one after CMA
+            bm.focus()
+            await pilot.press("down")
+            await pilot.pause()
+            idx = [b.key for b in bm.bands].index(f"region:{CMA}")
+            assert app.selected_key == bm.bands[idx + 1].key
+    run(go())
+
+
+def test_zoom_changes_rows_and_keeps_a_page_visible():
+    state = TuiState(rsv())
+    assert band_rows(4096, 1.0, Band.MEMRESERVE) == 1
+    assert band_rows(8 << 30, 1.0, Band.RAM) > band_rows(32 * MIB, 1.0, Band.RESERVED) > 1
+    assert band_rows(1 << 40, 8.0, Band.HOLE) == 1   # holes stay collapsed at every zoom
+
+    async def go():
+        app = MemmapApp(rsv())
+        async with app.run_test(size=SIZE) as pilot:
+            bm = app.query_one(BandMap)
+            rows = len(bm._row_index)
+            await pilot.press("plus")
+            await pilot.pause()
+            assert len(bm._row_index) > rows
+            for _ in range(8):
+                await pilot.press("minus")
+            await pilot.pause()
+            assert bm.zoom_index == 0
+            assert all(b.rows == 1 for b in bm.bands)
+            assert any("smallest zoom" in m for m in notes(app))
+    run(go())
+    # the memreserve page is its own band at every zoom
+    bands, _, _ = layout(state, 0.0)
+    assert any(b.region_id == "/memreserve/0" for b in bands)
+
+
+def test_help_overview_tree_and_f1():
+    async def go():
+        app = MemmapApp(rsv())
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("question_mark")
+            await pilot.pause()
+            assert isinstance(app.screen, HelpScreen)
+            await pilot.press("escape")
+            await pilot.pause()
+            assert not isinstance(app.screen, HelpScreen)
+            await jump(pilot, "gpu-mem")
+            await pilot.press("o")
+            await pilot.pause()
+            assert app.selected_key == "overview"
+            assert "Findings" in details_text(app)
+            tree = app.query_one("#tree")
+            assert tree.display
+            await pilot.press("t")
+            await pilot.pause()
+            assert not tree.display
+            await pilot.press("t")
+            await pilot.pause()
+            assert tree.display
+            await pilot.press("f1")
+            await pilot.pause()
+            assert any("Region tree" in m or "Band map" in m for m in notes(app))
+    run(go())
+
+
+def test_command_palette_switches_policy():
+    async def go():
+        app = MemmapApp(rsv())
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("ctrl+p")
+            await pilot.pause()
+            await pilot.press(*"Policy: exclude")
+            await pilot.pause(0.3)
+            await pilot.press("enter")
+            await pilot.pause()
+            assert app.state.policy == "exclude-reserved"
+    run(go())
+
+
+def test_every_binding_has_an_id_and_description():
+    from memmap_tui.tui.widgets import RegionTree as RT
+    for cls in (MemmapApp, BandMap, RT, HelpScreen, JumpScreen, ExportScreen):
+        for b in cls.BINDINGS:
+            assert b.id, (cls.__name__, b.key)
+            assert b.description, (cls.__name__, b.key)
+
+
+@needs_dtc
+def test_export_dialog_writes_a_patched_dtb_and_never_the_input(tmp_path):
+    import subprocess
+    out = tmp_path / "patched.dtb"
+    original = RSV_DTB.read_bytes()
+
+    async def go():
+        app = MemmapApp(rsv())
+        async with app.run_test(size=SIZE) as pilot:
+            await jump(pilot, "gpu-mem")
+            await pilot.press("n")          # clear the tag
+            await pilot.press("e")
+            await pilot.pause()
+            screen = app.screen
+            assert isinstance(screen, ExportScreen)
+            # first try to write over the input: refused, nothing written
+            screen.query_one("#out-dtb").value = str(RSV_DTB)
+            await pilot.click("#export-go")
+            for _ in range(50):
+                await pilot.pause(0.1)
+                if "✗" in str(screen.query_one("#export-result").render()):
+                    break
+            assert "overwrite an input" in str(screen.query_one("#export-result").render())
+            screen.query_one("#out-dtb").value = str(out)
+            await pilot.click("#export-go")
+            for _ in range(100):
+                await pilot.pause(0.1)
+                if out.exists() and "wrote" in str(screen.query_one("#export-result").render()):
+                    break
+            result = str(screen.query_one("#export-result").render())
+            assert "wrote" in result and "v1 proposal" in result
+            await pilot.press("escape")
+    run(go())
+    assert RSV_DTB.read_bytes() == original
+    dts = subprocess.run(["dtc", "-q", "-I", "dtb", "-O", "dts", str(out)], capture_output=True, text=True).stdout
+    node = dts.split("gpu-mem@50000000 {")[1].split("};")[0]
+    assert "linux,no-dump" not in node
+
+
+def test_unplaced_dynamic_regions_are_listed_not_drawn():
+    loaded = load(Options(dtb=str(RSV_DTB)))   # no dmesg / iomem: dynamic nodes stay unplaced
+    state = TuiState(loaded)
+    bands, unplaced, _ = layout(state, 1.0)
+    ids = {u.region_id for u in unplaced}
+    assert {"/reserved-memory/video-pool", "/reserved-memory/dyn-cma-pool"} <= ids
+    assert not ids & {b.region_id for b in bands}
+
+    async def go():
+        app = MemmapApp(loaded)
+        async with app.run_test(size=SIZE) as pilot:
+            bm = app.query_one(BandMap)
+            row = bm.unplaced_rows[0].row
+            strip = bm._other_line(row, 80, bm.rich_style)
+            text = "".join(s.text for s in strip)
+            assert exact_size(loaded.mm.region(bm.unplaced_rows[0].region_id).size_bytes) in text
+            await jump(pilot, "video-pool")
+            assert "unplaced" in details_text(app)
+    run(go())
+
+
+def test_all_zero_iomem_is_a_visible_warning(tmp_path):
+    zeroed = tmp_path / "iomem-nonroot.txt"
+    lines = []
+    for line in BOOT_IOMEM.read_text().splitlines():
+        rng, sep, name = line.partition(" : ")
+        indent = rng[: len(rng) - len(rng.lstrip())]
+        lines.append(f"{indent}00000000-00000000 : {name}")
+    zeroed.write_text("\n".join(lines) + "\n")
+    loaded = load(Options(dtb=str(RSV_DTB), iomem=str(zeroed)))
+
+    async def go():
+        app = MemmapApp(loaded)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            text = details_text(app)
+            assert "iomem-zeroed" in text and "every address is 0" in text
+    run(go())
+
+
+def test_no_color_map_reads_by_glyph(monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+
+    async def go():
+        app = MemmapApp(rsv())
+        async with app.run_test(size=(100, 30)) as pilot:
+            bm = app.query_one(BandMap)
+            seen = set()
+            for y in range(len(bm._row_index)):
+                bm.scroll_to(y=0, animate=False)
+                b = bm.band_at_row(y)
+                if b is None:
+                    continue
+                strip = bm._band_line(b, y, 80, bm.rich_style)
+                assert all(isinstance(s, Segment) and s.style is not None for s in strip)
+                seen.add((b.band, "".join(s.text for s in strip)[1 + bm._ruler_width + 1]))
+            glyphs = {}
+            for band, glyph in seen:
+                glyphs.setdefault(band, set()).add(glyph)
+            # one glyph per kind, distinct across kinds
+            assert all(len(g) == 1 for g in glyphs.values())
+            assert len({next(iter(g)) for g in glyphs.values()}) == len(glyphs)
+            app.save_screenshot(str(Path(os.environ.get("TMPDIR", "/tmp")) / "nocolor.svg"))
+    run(go())
+
+
+def test_narrow_terminal_hides_tree_and_keeps_numbers():
+    async def go():
+        app = MemmapApp(rsv())
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            assert not app.query_one("#tree").display
+            assert app.focused is app.query_one(BandMap)
+            await jump(pilot, "gpu-mem")
+            await pilot.press("n")
+            await pilot.pause()
+            assert "saves" in card_text(app, "no-dump-v1")
+    run(go())
+
+
+def test_vmcore_figures_shown_when_a_dump_is_loaded():
+    from memmap_tui.sources.vmcore import open_dump
+    flat = CORPUS / "vmcore/qemu-aarch64.kdump-zlib.flat"
+    if not flat.exists():
+        pytest.skip("flattened dump not in corpus")
+    loaded = rsv()
+    loaded.dump = open_dump(str(flat))
+
+    async def go():
+        app = MemmapApp(loaded)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            text = details_text(app)
+            assert "flattened-kdump" in text and "made by qemu" in text
+            await jump(pilot, "gpu-mem")
+            text = details_text(app)
+            assert "In the loaded dump" in text and "covered" in text
+    run(go())
+    # without a dump there is no dump panel at all
+    async def go2():
+        app = MemmapApp(rsv())
+        async with app.run_test(size=SIZE) as pilot:
+            await jump(pilot, "gpu-mem")
+            assert "In the loaded dump" not in details_text(app)
+    run(go2())
