@@ -201,6 +201,8 @@ def run_export(dtb: str | os.PathLike, *, output: str | os.PathLike | None = Non
         dp = build_dts_patch(dts, changes, include_dirs=include_dirs, root=dts_root,
                              dtsi_override=dtsi_override)
         result.dts = dp
+        for target in targets.values():   # the .dtsi files the diff edits are inputs too
+            check_target(target, list(dp.edited))
         if dp.compiled is not None:
             mismatch = _reserved_memory_mismatch(data, dp.compiled)
             if mismatch:
