@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich.text import Text
 from textual import on
 from textual.app import App, ComposeResult
@@ -22,7 +24,7 @@ NARROW_WIDTH = 110  # below this the tree panel hides (t shows it) so map and de
 
 
 class MemmapApp(App[None]):
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses (bench, tests) live elsewhere
     TITLE = "memmap-tui"
     COMMANDS = App.COMMANDS | {MemmapCommands}
     BINDINGS = [
