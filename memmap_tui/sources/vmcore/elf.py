@@ -140,7 +140,12 @@ def read_elf(reader: Reader, fmt: str = "elf") -> DumpLayout:
             pass
     layout.dump_size_bytes = max(data_end, meta_end)
     layout.metadata_bytes = layout.dump_size_bytes - sum(s.filesz for s in segs)
-    size_on_disk = reader.logical_size if fmt.startswith("flattened") else reader.file_size_bytes
+    size_on_disk = reader.file_size_bytes
+    if fmt.startswith("flattened"):
+        reader.walk_all()          # record headers only; the image ends at the last record
+        size_on_disk = reader.logical_size
+        if reader.damage:
+            layout.warn("vmcore-cut", f"flattened records: {reader.damage}")
     if size_on_disk is not None and size_on_disk < data_end:
         first_cut = next((s for s in sorted(segs, key=lambda s: s.offset)
                           if s.filesz and s.offset + s.filesz > size_on_disk), None)
