@@ -13,7 +13,7 @@ from rich.text import Text
 from memmap_tui.core.model import Band, Level, Region
 from memmap_tui.core.policy import POLICIES, TOGGLE_WHY, ToggleEffect, region_policy_why, toggle_effect
 from memmap_tui.core.ranges import Range
-from memmap_tui.core.units import capture_seconds, compact_hex, exact_size, kernel_mem
+from memmap_tui.core.units import compact_hex, exact_size, kernel_mem
 from memmap_tui.tui.state import TuiState
 from memmap_tui.tui.style import BAND_GLYPH, BAND_LABEL, KIND_FG, band_style
 
@@ -41,13 +41,21 @@ def findings_block(findings) -> Text:
     return out
 
 
-def legend() -> Text:
-    out = Text()
+def legend() -> RenderableType:
+    """Glyph chip + name per band kind, three to a row, so a chip never wraps away from its name."""
+    grid = Table.grid(padding=(0, 2))
+    for _ in range(3):
+        grid.add_column(no_wrap=True)
+    cells = []
     for band, label in BAND_LABEL.items():
-        out.append(f" {BAND_GLYPH[band] * 2} ", style=band_style(band))
-        out.append(f" {label}  ")
-    out.append("\n ● in vmcore  ◐ partly  ○ not (active policy)", style="dim")
-    return out
+        t = Text(no_wrap=True)
+        t.append(f" {BAND_GLYPH[band] * 2} ", style=band_style(band))
+        t.append(f" {label}")
+        cells.append(t)
+    for i in range(0, len(cells), 3):
+        row = cells[i:i + 3]
+        grid.add_row(*row, *[Text("")] * (3 - len(row)))
+    return Group(grid, Text(" ● in vmcore  ◐ partly  ○ not (active policy)", style="dim"))
 
 
 def build_details(state: TuiState, key: str | None) -> RenderableType:
@@ -75,24 +83,21 @@ def build_details(state: TuiState, key: str | None) -> RenderableType:
 def overview(state: TuiState) -> RenderableType:
     mm = state.mm
     parts: list[RenderableType] = [heading("Overview")]
-    t = Text()
+    t = Table.grid(padding=(0, 1))
+    t.add_column(style="dim", no_wrap=True)
+    t.add_column()
     for role, path in mm.inputs.items():
-        t.append(f"{role:6} ", style="dim")
-        t.append(f"{path}\n")
+        _kv(t, role, path)
     if not mm.inputs:
-        t.append("no inputs\n", style="dim")
-    t.append("arch   ", style="dim")
-    t.append(f"{mm.arch}, {mm.loader}, kernel model {mm.kernel}, page {mm.page_size} B\n")
-    t.append("RAM    ", style="dim")
+        _kv(t, "inputs", "none")
+    _kv(t, "arch", f"{mm.arch}, {mm.loader}, kernel model {mm.kernel}, page {mm.page_size} B")
     if mm.ram_known:
-        t.append(f"{exact_size(mm.ram.size_bytes)} from {mm.ram_source}\n")
-        for r in mm.ram:
-            t.append(f"       {kernel_mem(r)}\n")
+        _kv(t, "RAM", f"{exact_size(mm.ram.size_bytes)} from {mm.ram_source}\n"
+            + "\n".join(kernel_mem(r) for r in mm.ram))
     else:
-        t.append("unknown — give --ram SIZE@BASE for vmcore totals\n", style="#e8c547")
+        _kv(t, "RAM", Text("unknown — give --ram SIZE@BASE for vmcore totals", style="#e8c547"))
     if mm.boot.bootargs:
-        t.append("args   ", style="dim")
-        t.append(f"{mm.boot.bootargs}\n")
+        _kv(t, "bootargs", mm.boot.bootargs)
     parts.append(t)
     dump = dump_overview(state)
     if dump is not None:
@@ -147,9 +152,9 @@ def region_details(state: TuiState, region: Region) -> RenderableType:
         rt.append("reg tuples (as written in the DT):\n", style="dim")
         for i, r in enumerate(region.reg):
             used = " (used)" if _tuple_used(region, r) else " (ignored by this kernel model)"
-            rt.append(f"  {i}: <{compact_hex(r.start)} {compact_hex(r.size_bytes)}>  {kernel_mem(r)}")
+            rt.append(f"  {i}: <{compact_hex(r.start)} {compact_hex(r.size_bytes)}>")
             rt.append(used if len(region.reg) > 1 else "", style="dim")
-            rt.append("\n")
+            rt.append(f"\n     {kernel_mem(r)}\n")
     if region.alloc_ranges:
         rt.append("alloc-ranges:\n", style="dim")
         for r in region.alloc_ranges:
@@ -159,14 +164,14 @@ def region_details(state: TuiState, region: Region) -> RenderableType:
 
     parts.append(heading("In the vmcore"))
     why = region_policy_why(mm, region)
-    pt = Table.grid(padding=(0, 1))
-    pt.add_column(no_wrap=True)
-    pt.add_column(justify="right", no_wrap=True)
-    pt.add_column()
+    pt = Text()
     for p in POLICIES:
         dumped = state.results[p].region_dumped.get(region.id, 0)
         style = "bold" if p == state.policy else ""
-        pt.add_row(Text(p, style=style), Text(exact_size(dumped), style=style), Text(why[p], style="dim"))
+        pt.append(f"{'▶' if p == state.policy else ' '} {p:<17}", style=style)
+        pt.append(f"{exact_size(dumped):>10}", style=style)
+        pt.append(f"  {why[p]}\n", style="dim")
+    pt.rstrip()
     parts.append(pt)
     if state.can_toggle(region) is None:
         effect = toggle_effect(mm, region)
@@ -333,24 +338,3 @@ def hole_details(state: TuiState, rng: Range) -> RenderableType:
     return Group(Text(" hole", style="bold"),
                  Text(f"{kernel_mem(rng)}\n{exact_size(rng.size_bytes)} with no RAM, region or iomem range\n"
                       "(collapsed to one row on the map)"))
-
-
-
-
-def policy_figures(state: TuiState, policy: str) -> tuple[str, str, str]:
-    """(vmcore size, % of RAM, saving line) for the savings bar."""
-    res = state.results[policy]
-    mm = state.mm
-    speed = state.write_speed_mbps
-    if res.dumped_bytes is None:
-        size = "RAM unknown"
-        pct = "—"
-    else:
-        size = f"{exact_size(res.dumped_bytes)} · {capture_seconds(res.dumped_bytes, speed):.1f} s"
-        pct = f"{100 * res.dumped_bytes / mm.ram.size_bytes:.1f} % of RAM" if mm.ram.size_bytes else "—"
-    if policy == "today":
-        saving = "baseline"
-    else:
-        saving = (f"saves {exact_size(res.savings_bytes)}"
-                  + (f" (−{capture_seconds(res.savings_bytes, speed):.1f} s)" if res.savings_bytes else ""))
-    return size, pct, saving

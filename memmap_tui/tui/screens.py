@@ -139,13 +139,26 @@ class ExportScreen(ModalScreen[list[str] | None]):
                 yield Input(default_output(dtb or "board", ".dtbo"), id="out-overlay")
             with Horizontal(classes="export-row"):
                 yield Checkbox("DTS patch", value=False, id="want-dts")
-                yield Input(placeholder="board .dts source", id="dts-src")
+                yield Input(self._dts_guess(dtb), placeholder="board .dts source", id="dts-src")
                 yield Input(default_output(dtb or "board", ".patch"), id="out-dts")
             with VerticalScroll(id="export-result-box"):
                 yield Static(Text(""), id="export-result")
+            yield Static(Text("ctrl+s export · escape cancel · outputs are verified with dtc before "
+                              "anything is written", style="dim"))
             with Horizontal(id="export-buttons"):
                 yield Button("Export", variant="primary", id="export-go", disabled=not (dtb and changes))
                 yield Button("Cancel", id="export-cancel")
+
+    @staticmethod
+    def _dts_guess(dtb: str | None) -> str:
+        """The board source, when the input is a .dts or one sits beside the .dtb."""
+        if not dtb:
+            return ""
+        p = Path(dtb)
+        if p.suffix == ".dts":
+            return str(p)
+        beside = p.with_suffix(".dts")
+        return str(beside) if beside.exists() else ""
 
     def _value(self, wid: str) -> str:
         return self.query_one(f"#{wid}", Input).value.strip()

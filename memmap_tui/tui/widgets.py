@@ -10,8 +10,7 @@ from textual.widgets.tree import TreeNode
 
 from memmap_tui.core.model import Band, Region, RegionKind
 from memmap_tui.core.policy import POLICIES
-from memmap_tui.core.units import compact_hex, exact_size
-from memmap_tui.tui.details import PROPOSAL_NOTE, policy_figures
+from memmap_tui.core.units import capture_seconds, compact_hex, exact_size
 from memmap_tui.tui.state import TuiState
 from memmap_tui.tui.style import BAND_GLYPH, KIND_FG, band_style
 
@@ -135,16 +134,22 @@ class InfoHeader(Static):
         files = " + ".join(os.path.basename(p) for p in mm.inputs.values()) or "no inputs"
         t = Text(no_wrap=True, overflow="ellipsis")
         t.append(" memmap-tui ", style="bold #1c1c1c on #ffd75f")
-        t.append(f" {files} ", style="bold")
-        t.append(f"│ {mm.arch} {mm.loader} │ ", style="#8a8f98")
-        t.append("RAM " + (exact_size(mm.ram.size_bytes) if mm.ram_known else "unknown"),
-                 style="" if mm.ram_known else "#e8c547")
-        t.append(" │ policy ", style="#8a8f98")
+        # policy first: it must survive an 80-column terminal; file names go last
+        t.append(" policy ", style="#8a8f98")
         t.append(f" {self.state.policy} ", style="bold #1c1c1c on #6fa8ff")
         changes = len(mm.no_dump_overrides)
         if changes:
-            t.append(f" │ {changes} unsaved toggle{'s' * (changes != 1)}", style="bold #e8c547")
+            t.append(f" {changes} unsaved toggle{'s' * (changes != 1)}", style="bold #e8c547")
+        t.append(f" │ {mm.arch} {mm.loader} │ ", style="#8a8f98")
+        t.append("RAM " + (exact_size(mm.ram.size_bytes) if mm.ram_known else "unknown"),
+                 style="" if mm.ram_known else "#e8c547")
+        t.append(" │ ", style="#8a8f98")
+        t.append(files, style="bold")
         self.update(t)
+
+
+BANNER = ("linux,no-dump = v1 proposal, rejected by the DT maintainers (vendor kernels only) · "
+          "exclude-reserved (v2+) needs no DT change")
 
 
 class Banner(Static):
@@ -153,7 +158,7 @@ class Banner(Static):
     def on_mount(self) -> None:
         t = Text()
         t.append("⚠ ", style="bold #e8c547")
-        t.append(PROPOSAL_NOTE, style="#c8c8c8")
+        t.append(BANNER, style="#c8c8c8")
         self.update(t)
 
 
@@ -164,13 +169,28 @@ class PolicyCard(Static):
         self.policy = policy
 
     def update_figures(self) -> None:
-        size, pct, saving = policy_figures(self.state, self.policy)
+        res = self.state.results[self.policy]
+        mm = self.state.mm
+        speed = self.state.write_speed_mbps
         active = self.policy == self.state.policy
         t = Text(no_wrap=True, overflow="ellipsis")
         t.append(("▶ " if active else "  ") + self.policy, style="bold #6fa8ff" if active else "bold")
-        t.append(f"  {pct}\n", style="dim")
-        t.append(f"  vmcore {size}\n")
-        t.append(f"  {saving}", style="bold #4cc38a" if self.state.results[self.policy].savings_bytes else "dim")
+        if res.dumped_bytes is not None:
+            pct = f"{100 * res.dumped_bytes / mm.ram.size_bytes:.1f} %" if mm.ram.size_bytes else ""
+            t.append(f"  {pct} · {capture_seconds(res.dumped_bytes, speed):.1f} s\n", style="dim")
+            t.append(f"  vmcore {exact_size(res.dumped_bytes)}")
+            if "," in exact_size(res.dumped_bytes):   # exact but hard to read: add a rounded figure
+                t.append(f" (~{res.dumped_bytes / (1 << 30):.2f} GiB)", style="dim")
+            t.append("\n")
+        else:
+            t.append("\n  vmcore: RAM unknown (--ram)\n", style="#e8c547")
+        if self.policy == "today":
+            t.append("  baseline", style="dim")
+        else:
+            saved = res.savings_bytes
+            t.append(f"  saves {exact_size(saved)}", style="bold #4cc38a" if saved else "dim")
+            if saved:
+                t.append(f" (−{capture_seconds(saved, speed):.1f} s)", style="#4cc38a")
         self.set_class(active, "-active")
         self.update(t)
 
