@@ -296,7 +296,7 @@ def gen_elf_10k(path: str, n: int = 10_000) -> dict:
 
 
 def gen_kdump_1t(path: str, *, ram_bytes: int = 1 << 40, block_size: int = 4096,
-                 dumped_every: int = 32, zero_every: int = 4) -> dict:
+                 dumped_every: int = 64, zero_every: int = 4) -> dict:
     """kdump-compressed, `ram_bytes` of RAM at 0 with 4 KiB pages: bitmaps of 32 MiB each.
     1st bitmap: all RAM minus a few 256 MiB no-map style holes; 2nd: 1 in `dumped_every`
     pages (a -d 31 dump of a busy-but-filtered box), 1 in `zero_every` of those zero."""

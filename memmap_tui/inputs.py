@@ -93,7 +93,16 @@ def load(options: Options) -> Loaded:
         mm.findings.extend(loaded.dmesg.findings)
         if mm.boot.bootargs is None and loaded.dmesg.cmdline:
             _adopt_cmdline(mm, loaded.dmesg.cmdline)
-    _decide_ram(mm, loaded.dtb, ram_specs)
+    if options.vmcore:
+        from memmap_tui.sources.vmcore import open_dump
+        loaded.dump = open_dump(options.vmcore)
+        mm.inputs["vmcore"] = options.vmcore
+        mm.findings.extend(loaded.dump.findings)
+        if loaded.dump.arch and loaded.dump.arch != mm.arch:
+            mm.findings.append(Finding(Level.WARNING, "vmcore-arch",
+                                       f"the dump is {loaded.dump.arch} but the rules are {mm.arch}'s: "
+                                       f"give --arch {loaded.dump.arch}"))
+    _decide_ram(mm, loaded.dtb, ram_specs, loaded.dump)
     _cma_cmdline(mm)
     _place_from_dmesg(mm, loaded.dmesg)
     _place_from_iomem(mm)
@@ -145,7 +154,7 @@ def _iomem_ram(mm: MemoryMap) -> RangeSet:
     return RangeSet(out)
 
 
-def _decide_ram(mm: MemoryMap, dtb: DtbInfo | None, ram_specs: list[Range]) -> None:
+def _decide_ram(mm: MemoryMap, dtb: DtbInfo | None, ram_specs: list[Range], dump=None) -> None:
     dt_ram = dtb.memory if dtb else RangeSet()
     if dt_ram and mm.boot.mem_limit:
         dt_ram = _apply_mem_limit(dt_ram, mm.boot.mem_limit)
@@ -159,6 +168,9 @@ def _decide_ram(mm: MemoryMap, dtb: DtbInfo | None, ram_specs: list[Range]) -> N
         mm.findings.append(Finding(Level.WARNING, "efi-memory",
                                    "UEFI boot: DT /memory is ignored (the UEFI memory map decides); "
                                    "give --iomem or --ram for the real RAM"))
+    if dump is not None:
+        # dump-only mode: RAM as the dump covers it (PT_LOADs / 1st bitmap), last resort
+        candidates.append(("vmcore", dump.covered_ram))
     for source, ram in candidates:
         if ram:
             mm.ram, mm.ram_known, mm.ram_source = ram, True, source
