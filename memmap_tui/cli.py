@@ -108,11 +108,18 @@ def report_cmd(as_json: bool, **kw) -> None:
     if as_json:
         from memmap_tui.report.json_doc import build_report
         doc = build_report(loaded.mm, write_speed_mbps=options.write_speed_mbps)
+        if loaded.dump is not None:
+            from memmap_tui.report.dump import dump_json
+            doc["dump"] = dump_json(loaded.mm, loaded.dump)
         click.echo(json.dumps(doc, indent=1))
     else:
         from rich.console import Console
         from memmap_tui.report.text import render_report
-        render_report(loaded.mm, Console(), write_speed_mbps=options.write_speed_mbps)
+        console = Console()
+        render_report(loaded.mm, console, write_speed_mbps=options.write_speed_mbps)
+        if loaded.dump is not None:
+            from memmap_tui.report.dump import render_dump
+            render_dump(loaded.mm, loaded.dump, console)
 
 
 @cli.command("check")

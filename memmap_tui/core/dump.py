@@ -392,8 +392,8 @@ def account_dump(mm: MemoryMap, layout: DumpLayout) -> DumpAccount:
 # -- "did the dump follow the policy?" ----------------------------------------------
 
 KDUMP_WHY = {
-    "no-map": "no-map carveout: NOMAP memory is never in a kdump vmcore",
-    "crashkernel": "crash kernel memory: excluded from every kdump vmcore",
+    "no-map": "no-map carveout (NOMAP memory is never dumped)",
+    "crashkernel": "crash kernel memory (always excluded)",
     "reserved": "memblock-reserved carveout",
     "reusable": "reusable (CMA) pool",
     "memreserve": "/memreserve/ entry",
@@ -455,7 +455,8 @@ def _name_pieces(mm: MemoryMap, diff: RangeSet, in_dump: bool) -> list[NamedRang
     """Split `diff` by region (band priority, as the map draws it), then iomem, then RAM."""
     out: list[NamedRange] = []
     left = diff
-    suffix = " — in the dump but not in a kdump vmcore" if in_dump else " — a kdump vmcore holds it, the dump does not"
+    prefix = ("in the dump but not in a kdump vmcore: " if in_dump
+              else "a kdump vmcore holds it, the dump does not: ")
     ordered = sorted((r for r in mm.regions if r.placed and r.reserves_memory),
                      key=lambda r: list(type(mm.band_of(r))).index(mm.band_of(r)))
     for reg in ordered:
@@ -466,9 +467,9 @@ def _name_pieces(mm: MemoryMap, diff: RangeSet, in_dump: bool) -> list[NamedRang
         kind = ("crashkernel" if reg.kind is RegionKind.CRASHKERNEL else "no-map" if reg.no_map
                 else "memreserve" if reg.kind is RegionKind.MEMRESERVE
                 else "reusable" if reg.reusable else "reserved")
-        why = KDUMP_WHY[kind] if in_dump and kind in ("no-map", "crashkernel") else f"{KDUMP_WHY[kind]} ({band})"
+        why = KDUMP_WHY[kind] if kind in ("no-map", "crashkernel") else f"{KDUMP_WHY[kind]} ({band})"
         for piece in hit:
-            out.append(NamedRange(piece, reg.id, reg.name, why + suffix))
+            out.append(NamedRange(piece, reg.id, reg.name, prefix + why))
         left = left - hit
     # `reg` tuples the model does not reserve (7.2+: only the first of a multi-reg node),
     # which an older kernel may still have reserved (and iomem shows).
@@ -477,20 +478,22 @@ def _name_pieces(mm: MemoryMap, diff: RangeSet, in_dump: bool) -> list[NamedRang
         hit = left & extra_reg
         for piece in hit:
             out.append(NamedRange(piece, reg.id, reg.name,
-                                  "another `reg` entry of this node (honoured by kernels before 7.2)" + suffix))
+                                  prefix + "another `reg` entry of this node (reserved by kernels before 7.2)"))
         left = left - hit
     for e in mm.iomem:
         if e.depth != 0 or e.name.startswith("System RAM"):
             continue
         hit = left & RangeSet([e.range])
         for piece in hit:
-            out.append(NamedRange(piece, None, e.name, KDUMP_WHY["iomem"] + suffix))
+            why = (KDUMP_WHY["no-map"] + ", top-level `reserved` in iomem"
+                   if e.name == "reserved" and mm.arch in ("arm64", "loongarch") else KDUMP_WHY["iomem"])
+            out.append(NamedRange(piece, None, e.name, prefix + why))
         left = left - hit
     ram = mm.ram if mm.ram_known else RangeSet()
     for piece in left & ram:
-        out.append(NamedRange(piece, None, "System RAM", KDUMP_WHY["ram"] + suffix))
+        out.append(NamedRange(piece, None, "System RAM", prefix + KDUMP_WHY["ram"]))
     for piece in left - ram:
-        out.append(NamedRange(piece, None, "outside RAM", KDUMP_WHY["outside"] + suffix))
+        out.append(NamedRange(piece, None, "outside RAM", prefix + KDUMP_WHY["outside"]))
     out.sort(key=lambda n: n.range.start)
     return out
 
@@ -517,10 +520,15 @@ def check_policy(mm: MemoryMap, layout: DumpLayout) -> Verdict:
                                            POLICIES.index(p)))
     notes: list[str] = []
     if layout.producer == "qemu":
-        notes.append("made by QEMU dump-guest-memory: it holds all guest RAM whatever the kernel "
-                     "policy, so kdump-excluded ranges show up as differences")
-    if not mm.ram_known and not mm.regions:
-        notes.append("no DTB/iomem regions loaded: nothing to compare against")
+        notes.append("made by QEMU dump-guest-memory: it holds all guest RAM whatever the kernel policy")
+    if mm.ram_source == "vmcore" and not mm.regions and not mm.iomem:
+        text = ("not checked: RAM comes from the dump itself and no DTB/iomem says what a "
+                "vmcore should hold (give a DTB, --iomem or --dmesg)")
+        return Verdict(text, [], closest, diffs, g, notes)
+    ram = mm.ram if mm.ram_known else RangeSet()
+    if ram and dump == _round_out(ram, g) and results["today"].dumped != ram:
+        notes.append("the dump covers all RAM: it was taken from outside the kernel (hypervisor, "
+                     "QEMU, JTAG) or from /proc/kcore, not from /proc/vmcore")
     if matches:
         text = "matches " + " and ".join(matches)
         if len(matches) < len(POLICIES):

@@ -20,8 +20,8 @@ from memmap_tui.core.model import Level
 from memmap_tui.core.ranges import Range, RangeSet
 from memmap_tui.sources.errors import InputError
 from memmap_tui.sources.vmcore.reader import Reader
-from memmap_tui.sources.vmcore.vmcoreinfo import (UTS_ARCH, count_prstatus, parse_notes,
-                                                  parse_vmcoreinfo, vmcoreinfo_int)
+from memmap_tui.sources.vmcore.vmcoreinfo import (UTS_ARCH, arch_from_vmcoreinfo, count_prstatus,
+                                                  parse_notes, parse_vmcoreinfo, vmcoreinfo_int)
 
 KDUMP_SIG = b"KDUMP   "
 DISKDUMP_SIG = b"DISKDUMP"
@@ -116,6 +116,8 @@ def read_kdump(reader: Reader, fmt: str = "kdump") -> DumpLayout:
         layout.notes.append(f"block_size {block_size} B ≠ kernel PAGESIZE {layout.page_size} B "
                             "(QEMU writes target-page blocks): bitmaps count blocks")
     layout.osrelease = layout.vmcoreinfo.get("OSRELEASE") or uts[2] or None
+    if layout.arch is None:
+        layout.arch = arch_from_vmcoreinfo(layout.vmcoreinfo)
     if layout.cpus is None and nr_cpus > 0:
         layout.cpus = nr_cpus
     layout.producer = "qemu" if not uts[0] else "makedumpfile"

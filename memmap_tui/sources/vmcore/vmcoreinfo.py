@@ -61,3 +61,14 @@ def parse_notes(buf: bytes, endian: str) -> tuple[list[tuple[str, int, bytes]], 
 
 def count_prstatus(notes: list[tuple[str, int, bytes]]) -> int:
     return sum(1 for name, ntype, _ in notes if name == "CORE" and ntype == NT_PRSTATUS)
+
+
+def arch_from_vmcoreinfo(info: dict[str, str]) -> str | None:
+    """Arch-specific VMCOREINFO keys (arch/*/kernel/vmcore_info.c) when utsname says nothing."""
+    if "NUMBER(kimage_voffset)" in info or "NUMBER(TCR_EL1_T1SZ)" in info:
+        return "arm64"
+    if "SYMBOL(init_top_pgt)" in info or "NUMBER(pgtable_l5_enabled)" in info:
+        return "x86_64"
+    if "NUMBER(phys_ram_base)" in info or "NUMBER(KERNEL_LINK_ADDR)" in info:
+        return "riscv"
+    return None
