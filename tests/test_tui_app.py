@@ -442,3 +442,20 @@ def test_vmcore_figures_shown_when_a_dump_is_loaded():
             await jump(pilot, "gpu-mem")
             assert "In the loaded dump" not in details_text(app)
     run(go2())
+
+
+def test_toasts_render_and_keep_brackets():
+    """textual 8.2.8 toasts crash on rich Text and eat `[no-dump]` as markup: both guarded."""
+    from textual.widgets._toast import Toast
+
+    async def go():
+        app = MemmapApp(rsv())
+        async with app.run_test(size=SIZE, notifications=True) as pilot:  # off by default in run_test
+            await jump(pilot, "firmware")
+            await pilot.press("n")
+            app.notify("[no-dump] [mem 0x0000000050000000-0x0000000051ffffff]")
+            await pilot.pause(0.3)
+            rendered = " ".join(str(t.render()) for t in app.screen.query(Toast))
+            assert "[no-dump] [mem 0x0000000050000000-0x0000000051ffffff]" in rendered
+            assert "redundant" in rendered
+    run(go())

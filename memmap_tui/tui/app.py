@@ -52,6 +52,11 @@ class MemmapApp(App[None]):
         self.selected_key: str | None = None
         self._tree_hidden_by_user: bool | None = None
 
+    def notify(self, message, *, markup: bool = False, **kw) -> None:
+        """Our messages are plain text ([mem …], [no-dump] must not be eaten as markup);
+        textual 8.2.8 toasts crash on a rich Text, so pass str with markup off."""
+        super().notify(str(message), markup=markup, **kw)
+
     # -- layout ----------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         yield InfoHeader(self.state, id="header")

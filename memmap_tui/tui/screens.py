@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from rich.console import Group
@@ -94,12 +93,12 @@ class JumpScreen(ModalScreen[str | None]):
 
 
 def default_output(dtb: str, suffix: str) -> str:
-    """Beside the working directory, never the input's own name (the input dir may be read-only)."""
+    """In the working directory (the input's may be read-only), never the input's own name."""
     stem = Path(dtb).name
     for ext in (".dtb", ".dts"):
         if stem.endswith(ext):
             stem = stem[: -len(ext)]
-    return os.path.join(os.getcwd(), f"{stem}.no-dump{suffix}")
+    return f"{stem}.no-dump{suffix}"
 
 
 class ExportScreen(ModalScreen[list[str] | None]):
