@@ -128,9 +128,16 @@ class BandMap(ScrollView, can_focus=True):
         index = max(0, min(len(ZOOM_LEVELS) - 1, index))
         if index == self.zoom_index:
             return False
+        # keep the band at the top of the view (or the selection) in place across the zoom
+        top = self.band_at_row(int(self.scroll_offset.y))
         self.zoom_index = index
         self.rebuild()
-        self.scroll_to_selected(animate=False)
+        if self.rows_of(self.selected_key):
+            self.scroll_to_selected(animate=False)
+        elif top is not None:
+            anchor = next((b for b in self.bands if b.range == top.range), None)
+            if anchor is not None:
+                self.scroll_to(y=anchor.first_row, animate=False)
         return True
 
     def select(self, key: str | None, *, scroll: bool = True) -> None:

@@ -85,7 +85,7 @@ def overview(state: TuiState) -> RenderableType:
     parts: list[RenderableType] = [heading("Overview")]
     t = Table.grid(padding=(0, 1))
     t.add_column(style="dim", no_wrap=True)
-    t.add_column()
+    t.add_column(overflow="fold")   # long paths break rather than lose their tail
     for role, path in mm.inputs.items():
         _kv(t, role, path)
     if not mm.inputs:
@@ -93,7 +93,7 @@ def overview(state: TuiState) -> RenderableType:
     _kv(t, "arch", f"{mm.arch}, {mm.loader}, kernel model {mm.kernel}, page {mm.page_size} B")
     if mm.ram_known:
         _kv(t, "RAM", f"{exact_size(mm.ram.size_bytes)} from {mm.ram_source}\n"
-            + "\n".join(kernel_mem(r) for r in mm.ram))
+            + "\n".join(f"{compact_hex(r.start)}–{compact_hex(r.end)} {exact_size(r.size_bytes)}" for r in mm.ram))
     else:
         _kv(t, "RAM", Text("unknown — give --ram SIZE@BASE for vmcore totals", style="#e8c547"))
     if mm.boot.bootargs:
@@ -127,7 +127,7 @@ def region_details(state: TuiState, region: Region) -> RenderableType:
     parts: list[RenderableType] = [title]
     info = Table.grid(padding=(0, 1))
     info.add_column(no_wrap=True)
-    info.add_column()
+    info.add_column(overflow="fold")
     _kv(info, "path", region.id)
     if region.labels:
         _kv(info, "labels", ", ".join(region.labels))
@@ -138,29 +138,6 @@ def region_details(state: TuiState, region: Region) -> RenderableType:
     if region.placement_source:
         _kv(info, "placed by", region.placement_source)
     parts.append(info)
-
-    parts.append(heading("Ranges"))
-    rt = Text()
-    if region.ranges:
-        for r in region.ranges:
-            rt.append(f"{kernel_mem(r)}  {exact_size(r.size_bytes)}\n")
-    else:
-        rt.append("unplaced: the address is chosen at boot" if region.reserves_memory
-                  else "not reserved", style="#e8c547")
-        rt.append("\n")
-    if region.reg:
-        rt.append("reg tuples (as written in the DT):\n", style="dim")
-        for i, r in enumerate(region.reg):
-            used = " (used)" if _tuple_used(region, r) else " (ignored by this kernel model)"
-            rt.append(f"  {i}: <{compact_hex(r.start)} {compact_hex(r.size_bytes)}>")
-            rt.append(used if len(region.reg) > 1 else "", style="dim")
-            rt.append(f"\n     {kernel_mem(r)}\n")
-    if region.alloc_ranges:
-        rt.append("alloc-ranges:\n", style="dim")
-        for r in region.alloc_ranges:
-            rt.append(f"  {kernel_mem(r)}\n")
-    rt.rstrip()
-    parts.append(rt)
 
     parts.append(heading("In the vmcore"))
     why = region_policy_why(mm, region)
@@ -184,6 +161,29 @@ def region_details(state: TuiState, region: Region) -> RenderableType:
         parts.append(t)
     else:
         parts.append(Text(state.can_toggle(region) or "", style="dim"))
+
+    parts.append(heading("Ranges"))
+    rt = Text()
+    if region.ranges:
+        for r in region.ranges:
+            rt.append(f"{kernel_mem(r)}  {exact_size(r.size_bytes)}\n")
+    else:
+        rt.append("unplaced: the address is chosen at boot" if region.reserves_memory
+                  else "not reserved", style="#e8c547")
+        rt.append("\n")
+    if region.reg:
+        rt.append("reg tuples (as written in the DT):\n", style="dim")
+        for i, r in enumerate(region.reg):
+            used = " (used)" if _tuple_used(region, r) else " (ignored by this kernel model)"
+            rt.append(f"  {i}: <{compact_hex(r.start)} {compact_hex(r.size_bytes)}>")
+            rt.append(used if len(region.reg) > 1 else "", style="dim")
+            rt.append(f"\n     {kernel_mem(r)}\n")
+    if region.alloc_ranges:
+        rt.append("alloc-ranges:\n", style="dim")
+        for r in region.alloc_ranges:
+            rt.append(f"  {kernel_mem(r)}\n")
+    rt.rstrip()
+    parts.append(rt)
 
     if state.loaded.dump is not None:
         dump_block = dump_details(state, region)

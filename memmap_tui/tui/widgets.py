@@ -176,12 +176,13 @@ class PolicyCard(Static):
         t = Text(no_wrap=True, overflow="ellipsis")
         t.append(("▶ " if active else "  ") + self.policy, style="bold #6fa8ff" if active else "bold")
         if res.dumped_bytes is not None:
-            pct = f"{100 * res.dumped_bytes / mm.ram.size_bytes:.1f} %" if mm.ram.size_bytes else ""
-            t.append(f"  {pct} · {capture_seconds(res.dumped_bytes, speed):.1f} s\n", style="dim")
-            t.append(f"  vmcore {exact_size(res.dumped_bytes)}")
+            # line 1 name + share, line 2 exact bytes + capture time, line 3 the saving:
+            # each fits a 26-column card (80-column terminal)
+            if mm.ram.size_bytes:
+                t.append(f"  {100 * res.dumped_bytes / mm.ram.size_bytes:.1f} % of RAM", style="dim")
             if "," in exact_size(res.dumped_bytes):   # exact but hard to read: add a rounded figure
-                t.append(f" (~{res.dumped_bytes / (1 << 30):.2f} GiB)", style="dim")
-            t.append("\n")
+                t.append(f" ~{res.dumped_bytes / (1 << 30):.2f} GiB", style="dim")
+            t.append(f"\n  {exact_size(res.dumped_bytes)} · {capture_seconds(res.dumped_bytes, speed):.1f} s\n")
         else:
             t.append("\n  vmcore: RAM unknown (--ram)\n", style="#e8c547")
         if self.policy == "today":
@@ -190,7 +191,7 @@ class PolicyCard(Static):
             saved = res.savings_bytes
             t.append(f"  saves {exact_size(saved)}", style="bold #4cc38a" if saved else "dim")
             if saved:
-                t.append(f" (−{capture_seconds(saved, speed):.1f} s)", style="#4cc38a")
+                t.append(f" −{capture_seconds(saved, speed):.1f} s", style="#4cc38a")
         self.set_class(active, "-active")
         self.update(t)
 
