@@ -459,3 +459,30 @@ def test_toasts_render_and_keep_brackets():
             assert "[no-dump] [mem 0x0000000050000000-0x0000000051ffffff]" in rendered
             assert "redundant" in rendered
     run(go())
+
+
+def test_every_corpus_dtb_opens_and_every_region_renders():
+    """Each corpus board: first paint, every region's details, a toggle on every DT node."""
+    from tests.conftest import corpus_dtbs
+
+    async def go(path):
+        loaded = load(Options(dtb=str(path), ram=("1G@0x80000000",)))
+        app = MemmapApp(loaded)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.pause()
+            bm = app.query_one(BandMap)
+            for y in range(bm.size.height):
+                bm.render_line(y)
+            for r in loaded.mm.regions:
+                app.select(f"region:{r.id}")
+                details_text(app)
+                if app.state.can_toggle(r) is None:
+                    before = app.state.results["no-dump-v1"].savings_bytes
+                    app.toggle_region(r.id)
+                    app.toggle_region(r.id)
+                    assert app.state.results["no-dump-v1"].savings_bytes == before
+            await pilot.pause()
+        return len(loaded.mm.regions)
+
+    total = sum(run(go(p)) for p in corpus_dtbs())
+    assert total > 100   # the corpus has well over a hundred carveouts across its boards

@@ -256,7 +256,7 @@ class BandMap(ScrollView, can_focus=True):
             return [Segment(" " + compact_hex(end).rjust(self._ruler_width) + " ", plain),
                     Segment("end of known space", dim)]
         if self.unplaced_rows and row == self.unplaced_rows[0].row - 1:
-            return [Segment(" Unplaced — address chosen at boot, not on the map:",
+            return [Segment(" Unplaced (address chosen at boot):",
                             Style(color="#e8c547", bgcolor=plain.bgcolor, bold=True))]
         for u in self.unplaced_rows:
             if u.row == row:

@@ -190,8 +190,9 @@ class PolicyCard(Static):
         else:
             saved = res.savings_bytes
             t.append(f"  saves {exact_size(saved)}", style="bold #4cc38a" if saved else "dim")
-            if saved:
-                t.append(f" −{capture_seconds(saved, speed):.1f} s", style="#4cc38a")
+            secs = capture_seconds(saved, speed)
+            if secs >= 0.05:
+                t.append(f" −{secs:.1f} s", style="#4cc38a")
         self.set_class(active, "-active")
         self.update(t)
 
