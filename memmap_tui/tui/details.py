@@ -273,7 +273,10 @@ def dump_overview(state: TuiState) -> RenderableType | None:
         t.append(verdict.text + "\n", style="#4cc38a" if verdict.matches else "#e8c547")
         for note in verdict.notes:
             t.append(f"       {note}\n", style="dim")
+    listed = {f.message for f in state.mm.findings}   # inputs.py may already carry them
     for f in layout.findings:
+        if f.message in listed:
+            continue
         t.append(f"{f.level}: ", style=LEVEL_STYLE[f.level])
         t.append(f"{f.message}\n")
     t.rstrip()
