@@ -418,12 +418,11 @@ def test_narrow_terminal_hides_tree_and_keeps_numbers():
 
 
 def test_vmcore_figures_shown_when_a_dump_is_loaded():
-    from memmap_tui.sources.vmcore import open_dump
     flat = CORPUS / "vmcore/qemu-aarch64.kdump-zlib.flat"
     if not flat.exists():
         pytest.skip("flattened dump not in corpus")
-    loaded = rsv()
-    loaded.dump = open_dump(str(flat))
+    loaded = rsv(vmcore=str(flat))
+    assert loaded.dump is not None
 
     async def go():
         app = MemmapApp(loaded)
