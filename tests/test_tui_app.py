@@ -485,3 +485,26 @@ def test_every_corpus_dtb_opens_and_every_region_renders():
 
     total = sum(run(go(p)) for p in corpus_dtbs())
     assert total > 100   # the corpus has well over a hundred carveouts across its boards
+
+
+def test_quit_asks_twice_only_with_unexported_toggles():
+    async def go():
+        app = MemmapApp(rsv())
+        async with app.run_test(size=SIZE) as pilot:
+            await jump(pilot, "gpu-mem")
+            await pilot.press("n", "q")
+            await pilot.pause()
+            assert app.is_running
+            assert any("not exported" in m for m in notes(app))
+            await pilot.press("q")
+            await pilot.pause()
+        assert app.return_code == 0
+
+    async def clean():
+        app = MemmapApp(rsv())
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("q")
+            await pilot.pause()
+            assert not app.is_running
+    run(go())
+    run(clean())

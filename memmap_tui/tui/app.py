@@ -37,13 +37,16 @@ class MemmapApp(App[None]):
         Binding("slash", "jump", "Jump", id="jump", key_display="/",
                 tooltip="Jump to a node name, label, path or address"),
         Binding("e", "export", "Export", id="export", tooltip="Export patched DTB / overlay / DTS patch"),
-        Binding("plus,equals_sign", "zoom_in", "Zoom+", id="zoom-in", key_display="+"),
-        Binding("minus", "zoom_out", "Zoom−", id="zoom-out", key_display="-"),
+        Binding("plus,equals_sign", "zoom_in", "Zoom+", id="zoom-in", key_display="+",
+                tooltip="Zoom the band map in (more rows per band; holes stay one row)"),
+        Binding("minus", "zoom_out", "Zoom−", id="zoom-out", key_display="-",
+                tooltip="Zoom the band map out (down to one row per band)"),
         Binding("t", "toggle_tree", "Tree", id="toggle-tree", tooltip="Show or hide the region tree"),
         Binding("o", "overview", "Overview", id="overview", show=False, tooltip="Overview and all findings"),
-        Binding("f1", "focused_help", "Widget help", id="focused-help", show=False),
+        Binding("f1", "focused_help", "Widget help", id="focused-help", show=False,
+                tooltip="What the focused panel does"),
         Binding("question_mark", "help", "Help", id="help", key_display="?"),
-        Binding("q", "quit", "Quit", id="quit"),
+        Binding("q", "quit", "Quit", id="quit", tooltip="Quit (unsaved toggles are lost; export first)"),
     ]
 
     def __init__(self, loaded: Loaded, *, policy: str = "today") -> None:
@@ -51,6 +54,7 @@ class MemmapApp(App[None]):
         self.state = TuiState(loaded, policy=policy)
         self.selected_key: str | None = None
         self._tree_hidden_by_user: bool | None = None
+        self._quit_armed = False
 
     def notify(self, message, *, markup: bool = False, **kw) -> None:
         """Our messages are plain text ([mem …], [no-dump] must not be eaten as markup);
@@ -140,6 +144,7 @@ class MemmapApp(App[None]):
             self.notify(Text(f"{region.name}: {why_not}"), title="linux,no-dump", severity="warning")
             return
         outcome = self.state.toggle(region_id)
+        self._quit_armed = False
         self.refresh_numbers()
         effective = outcome.effect is ToggleEffect.EFFECTIVE
         self.notify(Text(outcome.message), title="linux,no-dump",
@@ -195,6 +200,16 @@ class MemmapApp(App[None]):
         self._tree_hidden_by_user = not tree.display
         (tree if tree.display else self.query_one("#map")).focus()
 
+    async def action_quit(self) -> None:
+        """A second `q` quits when toggles are unexported: they exist only in this session."""
+        changes = len(self.state.mm.no_dump_overrides)
+        if changes and not self._quit_armed:
+            self._quit_armed = True
+            self.notify(f"{changes} toggle{'s' * (changes != 1)} not exported: press q again to quit, "
+                        "e to export", title="Quit", severity="warning")
+            return
+        self.exit()
+
     def action_overview(self) -> None:
         self.select("overview")
 
@@ -210,9 +225,9 @@ class MemmapApp(App[None]):
     def action_help(self) -> None:
         rows: list[tuple[str, str, str]] = []
         for b in self.BINDINGS:
-            rows.append((b.key_display or b.key, b.tooltip or b.description, "app"))
+            rows.append((b.key_display or b.key.replace(",", " "), b.tooltip or b.description, "app"))
         for b in BandMap.BINDINGS:
-            rows.append((b.key, b.description, "band map"))
+            rows.append((b.key.replace(",", " "), b.description, "band map"))
         rows += [("↑ ↓ enter", "move / select", "region tree"), ("space", "expand / collapse", "region tree"),
                  ("click", "select the band's region", "band map"), ("tab", "next panel", "app"),
                  ("ctrl+p", "command palette (every action)", "app")]

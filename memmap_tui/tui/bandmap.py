@@ -83,7 +83,6 @@ class BandMap(ScrollView, can_focus=True):
         Binding("down,j", "next_band", "Next band", show=False, id="map.next"),
         Binding("home", "first_band", "First band", show=False, id="map.first"),
         Binding("end", "last_band", "Last band", show=False, id="map.last"),
-        Binding("enter", "details", "Details", show=False, id="map.details"),
     ]
 
     DEFAULT_CSS = """
@@ -318,7 +317,3 @@ class BandMap(ScrollView, can_focus=True):
         keys = [b.key for b in self.bands] + [u.key for u in self.unplaced_rows]
         if keys:
             self.post_message(self.Selected(keys[-1]))
-
-    def action_details(self) -> None:
-        if self.selected_key:
-            self.post_message(self.Selected(self.selected_key))

@@ -55,6 +55,9 @@ class HelpScreen(ModalScreen[None]):
             yield Static(Text("\n" + PROPOSAL_NOTE, style="italic #8a8f98"))
             yield Static(Text("\nescape closes this help", style="dim"))
 
+    def on_mount(self) -> None:
+        self.query_one("#help-body").focus()   # so ↑↓ / pgup pgdn scroll it on a small terminal
+
     def action_dismiss_help(self) -> None:
         self.dismiss(None)
 
