@@ -95,9 +95,9 @@ class SegmentIndex:
 
     def __init__(self, segments: Sequence[Segment], page_size: int) -> None:
         self.page_size = page_size
-        self.covered = RangeSet(s.mem for s in segments)
-        self.present = RangeSet(s.file for s in segments)
-        files = sorted((s.file.start, s.file.end) for s in segments if s.filesz and s.memsz)
+        self.covered = RangeSet((s.paddr, s.paddr + s.memsz) for s in segments)
+        files = sorted((s.paddr, s.paddr + min(s.filesz, s.memsz)) for s in segments if s.filesz and s.memsz)
+        self.present = RangeSet(files)
         self._starts = [s for s, _ in files]
         self._ends = [e for _, e in files]
         # Running max of ends: the segments overlapping [a, b) are those with
@@ -149,8 +149,17 @@ class Bitmap:
         self.nbits = len(data) * 8 if nbits is None else min(nbits, len(data) * 8)
         prefix = [0]
         mv = memoryview(data)
+        full, empty = b"\xff" * self.CHUNK, bytes(self.CHUNK)
         for off in range(0, len(data), self.CHUNK):
-            prefix.append(prefix[-1] + int.from_bytes(mv[off:off + self.CHUNK], "little").bit_count())
+            piece = mv[off:off + self.CHUNK]
+            # all-ones / all-zero chunks (most of a 1st bitmap) compare at memcmp speed
+            if piece == full:
+                n = self.CHUNK * 8
+            elif piece == empty:
+                n = 0
+            else:
+                n = int.from_bytes(piece, "little").bit_count()
+            prefix.append(prefix[-1] + n)
         self._prefix = prefix
 
     def rank(self, bit: int) -> int:

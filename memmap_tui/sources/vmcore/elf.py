@@ -120,9 +120,8 @@ def read_elf(reader: Reader, fmt: str = "elf") -> DumpLayout:
         segs.append(Segment(pa, memsz, filesz, off, va))
     segs = _mark_kernel_image(segs, layout)
     layout.segments = tuple(segs)
-    layout.covered = RangeSet(s.mem for s in segs)
-    layout.present = RangeSet(s.file for s in segs)
     layout.index = SegmentIndex(segs, layout.page_size)
+    layout.covered, layout.present = layout.index.covered, layout.index.present
     if any(s.filesz < s.memsz for s in segs):
         layout.notes.append("PT_LOADs with p_filesz < p_memsz: filtered pages are absent "
                             "(makedumpfile -E)")
@@ -227,8 +226,8 @@ def _mark_kernel_image(segs: list[Segment], layout: DumpLayout) -> list[Segment]
                (common is not None and d != common and s.vaddr != 0)
         if flag:
             # Only a duplicate is the kernel image: bytes found nowhere else count as RAM.
-            others = RangeSet(o.mem for j, o in enumerate(segs) if j != i)
-            flag = others.overlap_bytes(RangeSet([s.mem])) == s.memsz
+            others = RangeSet((o.paddr, o.paddr + o.memsz) for j, o in enumerate(segs) if j != i)
+            flag = others.overlap_bytes(RangeSet([(s.paddr, s.paddr + s.memsz)])) == s.memsz
         out.append(Segment(s.paddr, s.memsz, s.filesz, s.offset, s.vaddr, flag))
         if flag and layout.kernel_image is None:
             layout.kernel_image = Range(s.paddr, s.paddr + s.memsz)

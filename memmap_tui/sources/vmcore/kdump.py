@@ -151,6 +151,7 @@ def read_kdump(reader: Reader, fmt: str = "kdump") -> DumpLayout:
     n_desc = bm2.count(lo_bit, hi_bit)
     zero_off = desc_off + PAGE_DESC_BYTES * n_desc
     table = DescTable(reader, desc_off, n_desc, zero_off, block_size, endian)
+    table.incomplete = layout.incomplete
     index = BitmapIndex(bm1, bm2, block_size, layout.page_size, table,
                         desc_window=(lo_bit, hi_bit) if split_pfns else None)
     layout.index = index
@@ -229,6 +230,7 @@ class DescTable:
         self.data_end = 0
         self.bad_sizes = 0
         self.first_missing_offset: int | None = None
+        self.incomplete = False
 
     def _stats(self, buf: bytes, expected: int) -> tuple[int, int, int]:
         n = min(len(buf) // PAGE_DESC_BYTES, expected)
@@ -246,7 +248,8 @@ class DescTable:
         offs = q[0::3]
         sizes = u[2::6]
         zero = offs.count(self.zero_off)
-        unwritten = offs.count(0)          # INCOMPLETE dumps leave descriptors zeroed
+        # INCOMPLETE dumps leave descriptors zeroed; only then is the extra pass worth it
+        unwritten = offs.count(0) if self.incomplete else 0
         total = sum(sizes)
         data = total - zero * self.zero_size   # zero descriptors all carry block_size
         top = max(offs)
