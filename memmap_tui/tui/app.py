@@ -92,6 +92,8 @@ class MemmapApp(App[None]):
             tree.display = not narrow
         if not tree.display and tree.has_focus:
             self.query_one("#map").focus()
+        bm = self.query_one(BandMap)
+        bm.call_after_refresh(bm.scroll_to_selected)   # the selection stays in view across a resize
 
     # -- selection -----------------------------------------------------------------------
     def select(self, key: str, *, from_tree: bool = False) -> None:

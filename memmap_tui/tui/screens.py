@@ -128,28 +128,30 @@ class ExportScreen(ModalScreen[list[str] | None]):
                 summary.append(f"{path}\n")
         else:
             summary.append("No toggles yet: select a /reserved-memory node and press n first.\n", style="#e8c547")
-        summary.append(PROPOSAL_NOTE, style="italic #8a8f98")
+        summary.rstrip()
         with Vertical(id="export-box"):
             yield Label(Text("Export linux,no-dump changes", style="bold"))
+            yield Static(Text(PROPOSAL_NOTE, style="italic #8a8f98"), id="export-note")
             yield Static(Text(f"input (never overwritten): {dtb or 'no DTB loaded'}", style="dim"))
             yield Static(summary, id="export-summary")
             with Horizontal(classes="export-row"):
-                yield Checkbox("Patched DTB", value=True, id="want-dtb")
-                yield Input(default_output(dtb or "board", ".dtb"), id="out-dtb")
+                yield Checkbox("Patched DTB", value=True, id="want-dtb", compact=True)
+                yield Input(default_output(dtb or "board", ".dtb"), id="out-dtb", compact=True)
             with Horizontal(classes="export-row"):
-                yield Checkbox("Overlay .dtbo", value=False, id="want-overlay")
-                yield Input(default_output(dtb or "board", ".dtbo"), id="out-overlay")
+                yield Checkbox("Overlay .dtbo", value=False, id="want-overlay", compact=True)
+                yield Input(default_output(dtb or "board", ".dtbo"), id="out-overlay", compact=True)
             with Horizontal(classes="export-row"):
-                yield Checkbox("DTS patch", value=False, id="want-dts")
-                yield Input(self._dts_guess(dtb), placeholder="board .dts source", id="dts-src")
-                yield Input(default_output(dtb or "board", ".patch"), id="out-dts")
+                yield Checkbox("DTS patch", value=False, id="want-dts", compact=True)
+                yield Input(self._dts_guess(dtb), placeholder="board .dts source", id="dts-src", compact=True)
+                yield Input(default_output(dtb or "board", ".patch"), id="out-dts", compact=True)
+            with Horizontal(id="export-buttons"):
+                yield Static(Text("ctrl+s export · esc cancel · verified with dtc before anything is written",
+                                  style="dim"), id="export-hint")
+                yield Button("Export", variant="primary", id="export-go", disabled=not (dtb and changes),
+                             compact=True)
+                yield Button("Cancel", id="export-cancel", compact=True)
             with VerticalScroll(id="export-result-box"):
                 yield Static(Text(""), id="export-result")
-            yield Static(Text("ctrl+s export · escape cancel · outputs are verified with dtc before "
-                              "anything is written", style="dim"))
-            with Horizontal(id="export-buttons"):
-                yield Button("Export", variant="primary", id="export-go", disabled=not (dtb and changes))
-                yield Button("Cancel", id="export-cancel")
 
     @staticmethod
     def _dts_guess(dtb: str | None) -> str:
