@@ -299,3 +299,20 @@ def test_fuzzed_headers_never_traceback(seeds, tmp_path, kind, edits, cut):
     p = tmp_path / f"fuzz-{kind}"
     p.write_bytes(bytes(data[:cut]) if cut < len(data) else bytes(data))
     _open_ok(p)
+
+
+def test_incomplete_dump_unwritten_descriptors_are_unknown_not_zero(tmp_path):
+    path, bm1, bm2, exp = make_kdump(tmp_path, status=1 | 0x8, max_mapnr=4096, zero_every=0)
+    n = exp["descriptors"]
+    keep = n // 2
+    data = bytearray(path.read_bytes())
+    start = exp["desc_off"] + 24 * keep
+    data[start:exp["desc_off"] + 24 * n] = bytes(24 * (n - keep))   # never written
+    path.write_bytes(bytes(data))
+    d = open_dump(path)
+    assert d.incomplete
+    assert d.totals().on_disk_bytes is None
+    # the first dumped pfns, whose descriptors were written, still have exact figures
+    first = next(p for p in range(4096) if ref_count(bm2, p, p + 1))
+    (s,) = d.stats([Range(0, (first + 1) * 4096)])
+    assert s.on_disk_bytes is not None and s.descriptors == 1
