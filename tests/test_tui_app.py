@@ -508,3 +508,45 @@ def test_quit_asks_twice_only_with_unexported_toggles():
             assert not app.is_running
     run(go())
     run(clean())
+
+
+@needs_dtc
+def test_export_dialog_overlay_and_dts_patch_on_sample_board(tmp_path):
+    """All three outputs through the dialog on the sample board (its .dts sits beside the .dtb)."""
+    import shutil
+    import subprocess
+    if shutil.which("fdtoverlay") is None or shutil.which("cpp") is None:
+        pytest.skip("fdtoverlay / cpp not installed")
+    from tests.conftest import REPO
+    sample = REPO / "sample-data"
+    loaded = load(Options(dtb=str(sample / "board.dtb"), iomem=str(sample / "iomem.txt"),
+                          dmesg=str(sample / "dmesg.txt")))
+    outs = {k: tmp_path / f"camera.{k}" for k in ("dtb", "dtbo", "patch")}
+
+    async def go():
+        app = MemmapApp(loaded)
+        async with app.run_test(size=SIZE) as pilot:
+            await jump(pilot, "camera")
+            await pilot.press("n", "e")
+            await pilot.pause()
+            screen = app.screen
+            assert screen.query_one("#dts-src").value == str(sample / "board.dts")   # guessed
+            screen.query_one("#want-overlay").value = True
+            screen.query_one("#want-dts").value = True
+            screen.query_one("#out-dtb").value = str(outs["dtb"])
+            screen.query_one("#out-overlay").value = str(outs["dtbo"])
+            screen.query_one("#out-dts").value = str(outs["patch"])
+            await pilot.press("ctrl+s")
+            for _ in range(200):
+                await pilot.pause(0.1)
+                text = str(screen.query_one("#export-result").render())
+                if "wrote" in text or "✗" in text:
+                    break
+            assert text.count("wrote") == 3, text
+    run(go())
+    patch = outs["patch"].read_text()
+    assert "+" in patch and "linux,no-dump;" in patch
+    dts = subprocess.run(["dtc", "-q", "-I", "dtb", "-O", "dts", str(outs["dtb"])],
+                         capture_output=True, text=True).stdout
+    assert "linux,no-dump" in dts.split("camera@a4000000 {")[1].split("};")[0]
+    assert outs["dtbo"].stat().st_size > 0
