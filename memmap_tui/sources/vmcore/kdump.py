@@ -140,8 +140,10 @@ def read_kdump(reader: Reader, fmt: str = "kdump") -> DumpLayout:
         if len(raw) < need:
             layout.warn("vmcore-cut", f"{label} bitmap cut: first missing offset {where + len(raw):#x}; "
                                       "pfns beyond read as absent")
-    bm1 = Bitmap(bm1_raw + bytes(need - len(bm1_raw)), max_mapnr)
-    bm2 = bm1 if not two and len(bm2_raw) == len(bm1_raw) else Bitmap(bm2_raw + bytes(need - len(bm2_raw)), max_mapnr)
+    # No zero padding of a cut bitmap: a damaged header may claim gigabytes; bits past the
+    # readable bytes simply count as absent.
+    bm1 = Bitmap(bm1_raw, max_mapnr)
+    bm2 = bm1 if not two else Bitmap(bm2_raw, max_mapnr)
     if not two:
         layout.notes.append("single bitmap (no room for two): every valid page is dumped")
 
