@@ -287,3 +287,50 @@ def test_account_totals_equal_file_totals_for_every_corpus_dump(boot_mm, qemu_el
         acc = account_dump(boot_mm, d)
         assert acc.totals == acc.file_totals, path
         assert sum(r.stats.covered_bytes for r in acc.rows if r.kind == "ram") == 1 << 30
+
+
+# -- makedumpfile -E (rebuilt from its readelf listing; the notes are the QEMU dump's) ---------
+
+@pytest.fixture(scope="session")
+def d31_elf_rebuilt(tmp_path_factory):
+    """Sparse ELF with exactly the program headers readelf.txt lists for qemu-aarch64.d31.elf
+    (e_phoff 64, e_ehsize 8 and no sections, as listed) and the QEMU dump's notes, which
+    makedumpfile copies."""
+    import struct
+    text = (VM / "readelf.txt").read_text().split("## readelf -h -l qemu-aarch64.d31.elf")[1]
+    note_off, note_size = (int(v, 16) for v in re.search(r"NOTE\s+(0x\w+) 0x\w+ 0x\w+\s+(0x\w+)", text).groups())
+    loads = readelf_d31_loads()
+    head = HEAD8K.read_bytes()
+    notes = head[0x130:0x130 + note_size]            # the QEMU ELF's PT_NOTE (readelf.txt)
+    phnum = 1 + len(loads)
+    ehdr = (b"\x7fELF\x02\x01\x01" + bytes(9)
+            + struct.pack("<HHIQQQIHHHHHH", 4, 183, 1, 0, 64, 0, 0, 8, 56, phnum, 64, 0, 0))
+    ph = struct.pack("<IIQQQQQQ", 4, 0, note_off, 0, 0, note_size, note_size, 0)
+    for off, va, pa, filesz, memsz in loads:
+        ph += struct.pack("<IIQQQQQQ", 1, 0, off, va, pa, filesz, memsz, 0)
+    out = tmp_path_factory.mktemp("vmcore") / "d31.elf"
+    with open(out, "wb") as f:
+        f.write(ehdr + ph)
+        f.seek(note_off)
+        f.write(notes)
+        f.truncate(full_sizes()["qemu-aarch64.d31.elf"])
+    return out
+
+
+def test_makedumpfile_elf_pages_match_its_log(d31_elf_rebuilt, boot_mm):
+    text = (CORPUS / "boot/mdf-d31-elf.log").read_text()
+    in_elf = [int(v, 16) for v in re.findall(r"in ELF format : 0x([0-9a-f]+)", text)]
+    excluded_elf, remaining_elf = in_elf
+    d = open_dump(d31_elf_rebuilt)
+    assert d.producer == "makedumpfile" and d.cpus == 2 and d.osrelease == "6.1.0-56-arm64"
+    t = d.totals()
+    assert t.covered_bytes == 1 << 30
+    assert t.present_bytes // 4096 == remaining_elf == 0x3F0C     # runs < 256 excluded pages are written
+    assert t.excluded_pages == excluded_elf == 0x3C0F4
+    assert d.dump_size_bytes == full_sizes()["qemu-aarch64.d31.elf"] == d.file_size_bytes
+    assert not [f for f in d.findings if f.code == "vmcore-cut"]
+    acc = account_dump(boot_mm, d)
+    assert acc.balanced
+    # ELF mode drops zero pages: the idle crash kernel reservation is covered, barely present
+    ck = acc.regions["crashkernel"]
+    assert ck.covered_bytes == 128 << 20 and ck.present_bytes < ck.covered_bytes // 8
