@@ -8,7 +8,7 @@ from rich.text import Text
 from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Footer, Static, Tree
 
 from memmap_tui.core.policy import POLICIES, ToggleEffect
@@ -18,7 +18,7 @@ from memmap_tui.tui.commands import MemmapCommands
 from memmap_tui.tui.details import build_details
 from memmap_tui.tui.screens import ExportScreen, HelpScreen, JumpScreen
 from memmap_tui.tui.state import TuiState
-from memmap_tui.tui.widgets import Banner, InfoHeader, RegionTree, SavingsBar
+from memmap_tui.tui.widgets import Banner, InfoHeader, MapLegend, RegionTree, SavingsBar
 
 NARROW_WIDTH = 110  # below this the tree panel hides (t shows it) so map and details stay readable
 
@@ -67,7 +67,9 @@ class MemmapApp(App[None]):
         yield Banner(id="banner")
         with Horizontal(id="body"):
             yield RegionTree(self.state, id="tree")
-            yield BandMap(self.state, id="map")
+            with Vertical(id="map-col"):
+                yield BandMap(self.state, id="map")
+                yield MapLegend(id="map-legend")
             with VerticalScroll(id="details-scroll"):
                 yield Static(id="details")
         yield SavingsBar(self.state, id="savings")
@@ -76,6 +78,7 @@ class MemmapApp(App[None]):
     def on_mount(self) -> None:
         self.query_one(InfoHeader).update_info()
         self.query_one(SavingsBar).update_figures()
+        self.update_legend()
         self.select("overview")
         self.query_one(BandMap).call_after_refresh(self.query_one(BandMap).scroll_to_ram)
         self._apply_width(self.size.width)
@@ -129,8 +132,13 @@ class MemmapApp(App[None]):
         self.select(event.key)
 
     # -- updates -----------------------------------------------------------------------
+    def update_legend(self) -> None:
+        bm = self.query_one(BandMap)
+        self.query_one(MapLegend).show(bm.zoom_index, len(ZOOM_LEVELS), self.state.policy)
+
     def refresh_numbers(self) -> None:
         """After a toggle or policy switch: every number on screen, from one evaluate()."""
+        self.update_legend()
         self.query_one(InfoHeader).update_info()
         self.query_one(SavingsBar).update_figures()
         self.query_one(RegionTree).refresh_labels()
@@ -190,11 +198,13 @@ class MemmapApp(App[None]):
         m = self.query_one(BandMap)
         if not m.set_zoom(m.zoom_index + 1):
             self.notify(Text("largest zoom"), timeout=1.5)
+        self.update_legend()
 
     def action_zoom_out(self) -> None:
         m = self.query_one(BandMap)
         if not m.set_zoom(m.zoom_index - 1):
             self.notify(Text("smallest zoom: one row per band"), timeout=1.5)
+        self.update_legend()
 
     def action_toggle_tree(self) -> None:
         tree = self.query_one("#tree")

@@ -121,6 +121,24 @@ class RegionTree(Tree[str]):
         self.scroll_to_node(node, animate=False)
 
 
+SHORT_LABEL = {
+    Band.CRASHKERNEL: "crash", Band.NO_MAP: "nomap", Band.MEMRESERVE: "memrsv", Band.REUSABLE: "cma",
+    Band.NO_DUMP: "nodump", Band.RESERVED: "rsvd", Band.MMIO: "mmio",
+}   # RAM and holes carry their own labels on the map
+
+
+class MapLegend(Static):
+    """Under the band map: a glyph per kind and the zoom level; two lines at 36 columns."""
+
+    def show(self, zoom_index: int, zoom_levels: int, policy: str) -> None:
+        t = Text()
+        for band, label in SHORT_LABEL.items():
+            t.append(BAND_GLYPH[band], style=band_style(band))
+            t.append(f" {label} ")
+        t.append(f" zoom {zoom_index + 1}/{zoom_levels}", style="dim")
+        self.update(t)
+
+
 class InfoHeader(Static):
     """Inputs, arch, loader and the active policy, in one line."""
 
