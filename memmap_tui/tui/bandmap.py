@@ -120,7 +120,6 @@ class BandMap(ScrollView, can_focus=True):
         last = max((b.range.end for b in self.bands), default=0)
         self._ruler_width = len(compact_hex(last)) if self.bands else 12
         self.virtual_size = Size(self.size.width or 40, total)
-        self._dumped_cache: dict[int, float] = {}
         self.refresh()
 
     def set_zoom(self, index: int) -> bool:

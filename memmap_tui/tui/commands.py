@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from functools import partial
 
-from rich.text import Text
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from memmap_tui.core.policy import POLICIES

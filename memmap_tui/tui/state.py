@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from memmap_tui.core.model import Band, IomemEntry, MemoryMap, Region, RegionKind
-from memmap_tui.core.policy import POLICIES, TOGGLE_WHY, PolicyResult, ToggleEffect, evaluate, toggle_effect
+from memmap_tui.core.policy import TOGGLE_WHY, PolicyResult, ToggleEffect, evaluate, toggle_effect
 from memmap_tui.core.ranges import Range
 from memmap_tui.core.units import exact_size
 from memmap_tui.inputs import Loaded
@@ -67,11 +67,6 @@ class TuiState:
             from memmap_tui.core.dump import check_policy
             self._verdict = check_policy(self.mm, layout)
         return self._verdict
-
-    # -- policy ------------------------------------------------------------------
-    def cycle_policy(self) -> str:
-        self.policy = POLICIES[(POLICIES.index(self.policy) + 1) % len(POLICIES)]
-        return self.policy
 
     # -- toggles -------------------------------------------------------------------
     def can_toggle(self, region: Region) -> str | None:
