@@ -229,6 +229,7 @@ def test_d31_excluded_pages_sit_in_ram_not_in_carveouts(boot_mm):
 def test_flat_kdump_header_and_sizes():
     d = open_dump(FLAT)
     assert d.format == "flattened-kdump" and d.producer == "qemu"
+    assert d.arch == "arm64"          # utsname says "Unknown"; VMCOREINFO has kimage_voffset
     assert d.block_size == 65536 and d.page_size == 4096          # boot/README.md
     assert d.max_mapnr == 0x8000 and d.dump_level == 1 and d.compression == "zlib"
     assert d.covered == RangeSet([Range(0x40000000, 0x80000000)])
@@ -334,3 +335,40 @@ def test_makedumpfile_elf_pages_match_its_log(d31_elf_rebuilt, boot_mm):
     # ELF mode drops zero pages: the idle crash kernel reservation is covered, barely present
     ck = acc.regions["crashkernel"]
     assert ck.covered_bytes == 128 << 20 and ck.present_bytes < ck.covered_bytes // 8
+
+
+# -- a kernel-made vmcore: PT_LOADs as each policy predicts (generated) ------------------------
+
+@pytest.mark.parametrize("policy", ["today", "no-dump-v1", "exclude-reserved"])
+def test_policy_check_recognises_a_kernel_vmcore_of_each_policy(policy, boot_mm, tmp_path):
+    import importlib.util
+    from pathlib import Path
+    from memmap_tui.core.policy import evaluate
+    spec = importlib.util.spec_from_file_location(
+        "gen_dumps", Path(__file__).resolve().parent.parent / "bench" / "gen_dumps.py")
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    linear = (0xFFFF000000000000 - 0x40000000) & ((1 << 64) - 1)
+    kimage_voffset = 0xFFFFA913EEC00000
+    dumped = evaluate(boot_mm)[policy].dumped
+    segs = [(0x40210000, 0x40210000 + kimage_voffset, 0x1C00000, 0x1C00000)]   # kernel image first
+    segs += [(r.start, (r.start + linear) & ((1 << 64) - 1), r.size_bytes, r.size_bytes) for r in dumped]
+    vmci = gen.vmcoreinfo_text("6.1.0-56-arm64", 4096, kimage_voffset=hex(kimage_voffset))
+    head, size = gen.elf_core(segs, notes=gen.core_notes(1, vmci))
+    path = tmp_path / "vmcore"
+    gen.write_sparse(str(path), head, size)
+    d = open_dump(path)
+    assert d.kernel_image == Range(0x40210000, 0x40210000 + 0x1C00000)
+    assert d.producer == "kernel"
+    v = check_policy(boot_mm, d)
+    assert policy in v.matches and v.text.startswith("matches")
+    others = [p for p in ("today", "no-dump-v1", "exclude-reserved") if p != policy]
+    for p in others:
+        if evaluate(boot_mm)[p].dumped != dumped:
+            assert p not in v.matches
+            diff = v.diffs[p]
+            assert diff.extra_named or diff.missing_named
+    if policy == "exclude-reserved":
+        # v2+ drops gpu-mem: a today-policy expectation names it as predicted-but-absent
+        missing = {n.id for n in v.diffs["today"].missing_named}
+        assert "/reserved-memory/gpu-mem@50000000" in missing
