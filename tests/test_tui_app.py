@@ -550,3 +550,11 @@ def test_export_dialog_overlay_and_dts_patch_on_sample_board(tmp_path):
                          capture_output=True, text=True).stdout
     assert "linux,no-dump" in dts.split("camera@a4000000 {")[1].split("};")[0]
     assert outs["dtbo"].stat().st_size > 0
+
+
+def test_band_colours_stay_distinct_in_16_and_256_colours():
+    from rich.color import Color, ColorSystem
+    from memmap_tui.tui.style import BAND_BG
+    for system in (ColorSystem.STANDARD, ColorSystem.EIGHT_BIT):
+        downgraded = {b: Color.parse(c).downgrade(system).number for b, c in BAND_BG.items()}
+        assert len(set(downgraded.values())) == len(downgraded), (system, downgraded)

@@ -1,7 +1,8 @@
 """Band palette and glyphs: one colour and one glyph per `Band`, so the map reads without colour.
 
 Colours follow the report's kind colours (crashkernel magenta, no-map red, memreserve
-yellow, reusable green, reserved cyan) and add no-dump blue, RAM grey, MMIO brown.
+yellow, reusable green, reserved cyan) and add no-dump blue, RAM dark grey, MMIO light grey;
+each falls on a different ANSI colour when a 16-colour terminal downgrades them (a test checks).
 Glyphs are plain characters that survive NO_COLOR and 16-colour terminals.
 """
 
@@ -13,13 +14,13 @@ from memmap_tui.core.model import Band
 
 BAND_BG = {
     Band.CRASHKERNEL: "#b03ab0",
-    Band.NO_MAP: "#c0392b",
+    Band.NO_MAP: "#c01c28",
     Band.MEMRESERVE: "#c9a227",
-    Band.REUSABLE: "#2e8b57",
+    Band.REUSABLE: "#33a02c",
     Band.NO_DUMP: "#2f6fd0",
     Band.RESERVED: "#1f9fa8",
     Band.RAM: "#4a4f57",
-    Band.MMIO: "#7a5230",
+    Band.MMIO: "#8f8f8f",
     Band.HOLE: "#1c1c1c",
 }
 
@@ -56,13 +57,13 @@ KIND_FG = {
     "no-dump": "#6fa8ff",
     "reserved": "#4fd1d9",
     "ram": "#b0b6bf",
-    "mmio": "#c08a5a",
+    "mmio": "#b0b0b0",
 }
 
 
 def band_style(band: Band) -> Style:
-    # Glyphs in a lighter tint of the band colour: visible texture, but the colour dominates.
-    fg = "#f0f0f0" if band is not Band.HOLE else "#6c6c6c"
+    # Light glyphs on the band colour (dark on the light MMIO grey): texture, colour dominates.
+    fg = {Band.HOLE: "#6c6c6c", Band.MMIO: "#1c1c1c"}.get(band, "#f0f0f0")
     return Style(color=fg, bgcolor=BAND_BG[band])
 
 
