@@ -558,3 +558,19 @@ def test_band_colours_stay_distinct_in_16_and_256_colours():
     for system in (ColorSystem.STANDARD, ColorSystem.EIGHT_BIT):
         downgraded = {b: Color.parse(c).downgrade(system).number for b, c in BAND_BG.items()}
         assert len(set(downgraded.values())) == len(downgraded), (system, downgraded)
+
+
+def test_jump_resolves_labels_paths_addresses_and_mmio_on_the_sample_board():
+    from tests.conftest import REPO
+    sample = REPO / "sample-data"
+    state = TuiState(load(Options(dtb=str(sample / "board.dtb"), iomem=str(sample / "iomem.txt"),
+                                  dmesg=str(sample / "dmesg.txt"))))
+    assert state.find("&camera_mem")[0] == "region:/reserved-memory/camera@a4000000"
+    assert state.find("/reserved-memory/camera@a4000000")[0] == "region:/reserved-memory/camera@a4000000"
+    assert state.find("0xa5ffffff")[0] == "region:/reserved-memory/camera@a4000000"   # last byte
+    assert state.find("0xa6000000")[0] == f"ram:{0x8000_0000}"                         # first byte after
+    assert state.find("0x80000fff")[0] == "region:/memreserve/0"                        # the spin-table page
+    key, why = state.find("0x1_0000_0000")                                              # the 30 GiB hole
+    assert key is None and "no known region" in why
+    mmio = next(e for e in state.mm.iomem if e.depth == 0 and not e.name.startswith("System RAM"))
+    assert state.find(hex(mmio.range.start))[0].startswith("iomem:")
