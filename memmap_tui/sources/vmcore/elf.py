@@ -215,22 +215,24 @@ def _mark_kernel_image(segs: list[Segment], layout: DumpLayout) -> list[Segment]
     deltas = [(s.vaddr - s.paddr) & mask for s in segs]
     kimage = vmcoreinfo_int(layout.vmcoreinfo, "NUMBER(kimage_voffset)")
     common = Counter(deltas).most_common(1)[0][0] if len(segs) > 1 else None
-    out = []
-    odd = sum(1 for d in deltas if d != common) if common is not None else 0
+    candidates = []
     for i, (s, d) in enumerate(zip(segs, deltas)):
-        if odd > 16 and not (kimage is not None and d == (kimage & mask)):
-            out.append(s)   # no single linear-map delta: nothing looks like "the" kernel image
-            continue
-        flag = (kimage is not None and d == (kimage & mask)) or \
-               (layout.arch == "x86_64" and s.vaddr >= X86_KERNEL_MAP) or \
-               (common is not None and d != common and s.vaddr != 0)
-        if flag:
-            # Only a duplicate is the kernel image: bytes found nowhere else count as RAM.
-            others = RangeSet((o.paddr, o.paddr + o.memsz) for j, o in enumerate(segs) if j != i)
-            flag = others.overlap_bytes(RangeSet([(s.paddr, s.paddr + s.memsz)])) == s.memsz
-        out.append(Segment(s.paddr, s.memsz, s.filesz, s.offset, s.vaddr, flag))
-        if flag and layout.kernel_image is None:
-            layout.kernel_image = Range(s.paddr, s.paddr + s.memsz)
+        if (kimage is not None and d == (kimage & mask)) or \
+                (layout.arch == "x86_64" and s.vaddr >= X86_KERNEL_MAP) or \
+                (common is not None and d != common and s.vaddr != 0):
+            candidates.append(i)
+    if not candidates or len(candidates) > 16:
+        return segs   # none, or no single linear-map delta: nothing looks like "the" kernel image
+    cand = set(candidates)
+    rest = RangeSet((o.paddr, o.paddr + o.memsz) for j, o in enumerate(segs) if j not in cand)
+    out = list(segs)
+    for i in candidates:
+        s = segs[i]
+        # Only a duplicate is the kernel image: bytes found nowhere else count as RAM.
+        if s.memsz and rest.overlap_bytes(RangeSet([(s.paddr, s.paddr + s.memsz)])) == s.memsz:
+            out[i] = Segment(s.paddr, s.memsz, s.filesz, s.offset, s.vaddr, True)
+            if layout.kernel_image is None:
+                layout.kernel_image = Range(s.paddr, s.paddr + s.memsz)
     return out
 
 
