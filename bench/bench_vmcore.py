@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -117,7 +116,6 @@ def main() -> None:
 
     # 3. bitmap counting vs bare read of the bitmap bytes
     from memmap_tui.core.dump import Bitmap
-    from memmap_tui.core.ranges import Range
     bm_off = lay.block_size * 2   # header + 1 sub-header block (generator layout)
     nbytes = -(-lay.max_mapnr // 8)
     fd = os.open(str(kd), os.O_RDONLY)

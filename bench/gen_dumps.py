@@ -11,7 +11,6 @@ bitmaps and page descriptors hold bytes — which is all a header-only reader lo
 
 from __future__ import annotations
 
-import os
 import struct
 import sys
 from array import array

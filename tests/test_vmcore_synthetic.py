@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from memmap_tui.core.dump import Bitmap, account_dump
 from memmap_tui.core.model import MemoryMap
-from memmap_tui.core.ranges import Range, RangeSet
+from memmap_tui.core.ranges import Range
 from memmap_tui.sources.errors import InputError
 from memmap_tui.sources.vmcore import open_dump
 

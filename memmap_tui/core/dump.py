@@ -545,9 +545,7 @@ def check_policy(mm: MemoryMap, layout: DumpLayout) -> Verdict:
                      "QEMU, JTAG) or from /proc/kcore, not from /proc/vmcore")
     if matches:
         text = "matches " + " and ".join(matches)
-        if len(matches) < len(POLICIES):
-            pass
-        elif len(matches) == len(POLICIES):
+        if len(matches) == len(POLICIES):
             text += " (the policies agree on this map)"
     else:
         d = diffs[closest]

@@ -14,7 +14,6 @@ from collections import Counter
 from elftools.elf.elffile import ELFFile
 
 from memmap_tui.core.dump import DumpLayout, Segment, SegmentIndex
-from memmap_tui.core.model import Level
 from memmap_tui.core.ranges import Range, RangeSet
 from memmap_tui.sources.errors import InputError
 from memmap_tui.sources.vmcore.reader import Reader, ReaderIO
