@@ -325,6 +325,8 @@ def gen_kdump_1t(path: str, *, ram_bytes: int = 1 << 40, block_size: int = 4096,
 
 
 if __name__ == "__main__":
+    if len(sys.argv) != 3:
+        raise SystemExit("usage: gen_dumps.py elf|kdump OUT")
     kind, out = sys.argv[1], sys.argv[2]
     if kind == "elf":
         print(gen_elf_10k(out))
