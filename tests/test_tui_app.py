@@ -574,3 +574,25 @@ def test_jump_resolves_labels_paths_addresses_and_mmio_on_the_sample_board():
     assert key is None and "no known region" in why
     mmio = next(e for e in state.mm.iomem if e.depth == 0 and not e.name.startswith("System RAM"))
     assert state.find(hex(mmio.range.start))[0].startswith("iomem:")
+
+
+def test_tree_group_heading_shows_the_per_policy_table():
+    async def go():
+        app = MemmapApp(rsv())
+        async with app.run_test(size=SIZE) as pilot:
+            tree = app.query_one(RegionTree)
+            tree.focus()
+            for _ in range(10):
+                if tree.cursor_node is not None and tree.cursor_node.data == "group:Reserved memory":
+                    break
+                await pilot.press("down")
+                await pilot.pause()
+            text = details_text(app)
+            assert "Reserved memory — 6 regions" in text
+            row = next(line for line in text.splitlines() if "gpu-mem@50000000" in line)
+            assert row.split()[1:] == ["32", "MiB", "32", "MiB", "0", "B", "0", "B"]
+            await pilot.press("n")      # nothing selected to toggle: says so, changes nothing
+            await pilot.pause()
+            assert app.state.mm.no_dump_overrides == {}
+            assert any("select a /reserved-memory node" in m for m in notes(app))
+    run(go())

@@ -102,6 +102,9 @@ class MemmapApp(App[None]):
     def select(self, key: str, *, from_tree: bool = False) -> None:
         """Select a region / bank / iomem line / hole everywhere (tree, map, details)."""
         if key.startswith("group:"):
+            # a tree heading: a summary in the details, the map keeps its selection
+            self.selected_key = key
+            self.query_one("#details", Static).update(build_details(self.state, key))
             return
         changed = key != self.selected_key
         self.selected_key = key

@@ -10,7 +10,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from memmap_tui.core.model import Band, Level, Region
+from memmap_tui.core.model import Band, Level, Region, RegionKind
 from memmap_tui.core.policy import POLICIES, TOGGLE_WHY, ToggleEffect, region_policy_why, toggle_effect
 from memmap_tui.core.ranges import Range
 from memmap_tui.core.units import compact_hex, exact_size, kernel_mem
@@ -76,8 +76,37 @@ def build_details(state: TuiState, key: str | None) -> RenderableType:
         start, end = (int(x) for x in rest.split(":"))
         return hole_details(state, Range(start, end))
     if kind == "group":
-        return overview(state)
+        return group_details(state, rest)
     return overview(state)
+
+
+GROUPS = {
+    "Reserved memory": lambda r: r.kind not in (RegionKind.MEMRESERVE, RegionKind.CRASHKERNEL),
+    "/memreserve/": lambda r: r.kind is RegionKind.MEMRESERVE,
+    "Crash kernel": lambda r: r.kind is RegionKind.CRASHKERNEL,
+}
+
+
+def group_details(state: TuiState, title: str) -> RenderableType:
+    """A tree group: its regions with size and bytes in the vmcore per policy (the report's table)."""
+    pred = GROUPS.get(title)
+    if pred is None:
+        return overview(state)
+    mm = state.mm
+    regions = [r for r in mm.regions if pred(r)]
+    table = Table(box=None, padding=(0, 1), header_style="bold #ffd75f", expand=False)
+    table.add_column("region", overflow="fold")
+    table.add_column("size", justify="right", no_wrap=True)
+    for p, short in zip(POLICIES, ("today", "v1", "excl")):
+        table.add_column(short, justify="right", no_wrap=True,
+                         header_style="bold #6fa8ff" if p == state.policy else "bold #ffd75f")
+    for r in regions:
+        band = mm.band_of(r)
+        table.add_row(Text(r.name, style=KIND_FG.get(str(band), "")), Text(exact_size(r.size_bytes)),
+                      *(Text(exact_size(state.results[p].region_dumped.get(r.id, 0))) for p in POLICIES))
+    total = sum(r.size_bytes for r in regions if r.reserves_memory)
+    return Group(heading(f"{title} — {len(regions)} region{'s' * (len(regions) != 1)}, {exact_size(total)}"),
+                 table, Text("bytes of each region in the vmcore, per policy", style="dim"))
 
 
 def overview(state: TuiState) -> RenderableType:

@@ -115,8 +115,12 @@ class RegionTree(Tree[str]):
             parent = parent.parent
         self.call_after_refresh(self._move_cursor, node)
 
-    def _move_cursor(self, node: TreeNode[str]) -> None:
-        if node.line >= 0 and self.cursor_line != node.line:
+    def _move_cursor(self, node: TreeNode[str], retries: int = 3) -> None:
+        if node.line < 0:   # not laid out yet (first frame): try again after the next refresh
+            if retries:
+                self.call_after_refresh(self._move_cursor, node, retries - 1)
+            return
+        if self.cursor_line != node.line:
             self.cursor_line = node.line
         self.scroll_to_node(node, animate=False)
 
