@@ -25,6 +25,21 @@ class DtsNode:
         return [int(x, 16) for x in re.findall(r"0x[0-9a-fA-F]+", text)]
 
 
+def tuples(cells: list[int], ac: int = 2, sc: int = 2) -> list[tuple[int, int]]:
+    """Split a cell list into (address, size) pairs of `ac`/`sc` cells each."""
+    out = []
+    w = ac + sc
+    for i in range(0, len(cells), w):
+        a = 0
+        for c in cells[i:i + ac]:
+            a = (a << 32) | c
+        s = 0
+        for c in cells[i + ac:i + w]:
+            s = (s << 32) | c
+        out.append((a, s))
+    return out
+
+
 def decompile(path) -> str:
     return subprocess.run(["dtc", "-q", "-I", "dtb", "-O", "dts", str(path)],
                           capture_output=True, text=True, check=True).stdout

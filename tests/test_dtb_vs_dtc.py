@@ -7,23 +7,9 @@ import json
 import pytest
 
 from conftest import corpus_dtbs, needs_corpus, needs_dtc, run_cli
-from dts_oracle import decompile, parse
+from dts_oracle import decompile, parse, tuples as _tuples
 
 pytestmark = [needs_corpus, needs_dtc]
-
-
-def _tuples(cells: list[int], ac: int, sc: int) -> list[tuple[int, int]]:
-    out = []
-    w = ac + sc
-    for i in range(0, len(cells), w):
-        a = 0
-        for c in cells[i:i + ac]:
-            a = (a << 32) | c
-        s = 0
-        for c in cells[i + ac:i + w]:
-            s = (s << 32) | c
-        out.append((a, s))
-    return out
 
 
 @pytest.mark.parametrize("dtb", corpus_dtbs(), ids=lambda p: p.name)

@@ -15,7 +15,7 @@ import sys
 import pytest
 
 from conftest import REPO, needs_dtc
-from dts_oracle import decompile, parse
+from dts_oracle import decompile, parse, tuples as _tuples
 
 SAMPLE = REPO / "sample-data"
 PKG_DATA = REPO / "memmap_tui" / "data"
@@ -69,20 +69,6 @@ def _union(ranges):
             out[-1] = (out[-1][0], max(out[-1][1], e))
         else:
             out.append((s, e))
-    return out
-
-
-def _tuples(cells, ac=2, sc=2):
-    w = ac + sc
-    out = []
-    for i in range(0, len(cells), w):
-        a = 0
-        for c in cells[i:i + ac]:
-            a = (a << 32) | c
-        s = 0
-        for c in cells[i + ac:i + w]:
-            s = (s << 32) | c
-        out.append((a, s))
     return out
 
 

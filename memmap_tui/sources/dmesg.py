@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from memmap_tui.core.model import Finding, Level
 from memmap_tui.core.ranges import Range
-from memmap_tui.sources.errors import InputError
+from memmap_tui.sources.errors import read_text_input
 
 _TS = r"(?:\[\s*\d+\.\d+\]\s*)?(?:<\d>)?"
 _POOL_6X = re.compile(r"Reserved memory: created (.+?) pool at (0x[0-9a-fA-F]+), size (\d+) MiB")
@@ -104,14 +104,7 @@ def parse_dmesg(text: str, path: str = "<dmesg>") -> DmesgInfo:
 
 
 def load_dmesg(path: str) -> DmesgInfo:
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError as e:
-        raise InputError(path, e.strerror or str(e)) from None
-    if b"\0" in data[:4096]:
-        raise InputError(path, "binary data, not a kernel log")
-    info = parse_dmesg(data.decode("utf-8", "replace"), path)
+    info = parse_dmesg(read_text_input(path, "a kernel log"), path)
     if not info.lines_used:
         info.findings.append(Finding(Level.WARNING, "dmesg-empty",
                                      f"{path}: no reserved-memory, crashkernel or command-line lines found"))

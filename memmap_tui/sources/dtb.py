@@ -362,15 +362,6 @@ def _reserved_child(node: FdtNode, ac: int, sc: int, legacy: bool, labels: list[
             region.failed = True
         else:
             region.size_bytes = cells_to_int(prop_cells(raw))
-        if "alignment" in p:
-            raw_al = p["alignment"]
-            if len(raw_al) % 4 == 0 and raw_al:
-                region.alignment = cells_to_int(prop_cells(raw_al))
-            if len(raw_al) != 4 * ac:
-                warn(Level.ERROR, "alignment-cells",
-                     f"{node.name}: alignment has {len(raw_al) // 4} cell(s) but the kernel reads it with the "
-                     f"root's #address-cells ({ac}): \"invalid alignment property\", allocation fails")
-                region.failed = True
         if "alloc-ranges" in p:
             try:
                 region.alloc_ranges = tuple(Range(b, b + s) for b, s in prop_tuples(p["alloc-ranges"], ac, sc))
@@ -379,15 +370,21 @@ def _reserved_child(node: FdtNode, ac: int, sc: int, legacy: bool, labels: list[
     else:
         region.failed = True
         warn(Level.WARNING, "no-reg-no-size", f"{node.name}: neither reg nor size: nothing is reserved")
-    if "alignment" in p and "reg" in p:
+    if "alignment" in p:
+        # __reserved_mem_alloc_size() checks the length against the root's *address* cells
+        # (the binding text says size cells); TI k3 DTBs carry 1-cell values.
         raw_al = p["alignment"]
         if len(raw_al) % 4 == 0 and raw_al:
             region.alignment = cells_to_int(prop_cells(raw_al))
         if len(raw_al) != 4 * ac:
-            warn(Level.INFO, "alignment-cells",
-                 f"{node.name}: alignment is {len(raw_al) // 4} cell(s), the kernel reads it with #address-cells "
-                 f"({ac}); harmless here because the node has a static reg (alignment is only used for dynamic "
-                 "allocation)")
+            cells = f"alignment is {len(raw_al) // 4} cell(s), the kernel reads it with #address-cells ({ac})"
+            if region.dynamic:
+                warn(Level.ERROR, "alignment-cells",
+                     f"{node.name}: {cells}: \"invalid alignment property\", the allocation fails")
+                region.failed = True
+            else:
+                warn(Level.INFO, "alignment-cells",
+                     f"{node.name}: {cells}; harmless here: alignment only matters for dynamic allocation")
     region.cma = ("shared-dma-pool" in compatible and reusable and not no_map
                   and not region.failed)
     if region.cma and region.placed:

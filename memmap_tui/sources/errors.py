@@ -12,3 +12,15 @@ class InputError(Exception):
         super().__init__(f"{path}: {message}" if path else message)
         self.path = path
         self.message = message
+
+
+def read_text_input(path: str, what: str) -> str:
+    """Read a text dump (iomem, dmesg); binary data or an unreadable file is an InputError."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise InputError(path, e.strerror or str(e)) from None
+    if b"\0" in data[:4096]:
+        raise InputError(path, f"binary data, not {what}")
+    return data.decode("utf-8", "replace")

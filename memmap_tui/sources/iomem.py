@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from memmap_tui.core.model import Finding, IomemEntry, Level
 from memmap_tui.core.ranges import Range
-from memmap_tui.sources.errors import InputError
+from memmap_tui.sources.errors import InputError, read_text_input
 
 _LINE = re.compile(r"^( *)([0-9a-fA-F]+)-([0-9a-fA-F]+) : (.*?)\s*$")
 
@@ -65,11 +65,4 @@ def parse_iomem(text: str, path: str = "<iomem>") -> IomemInfo:
 
 
 def load_iomem(path: str) -> IomemInfo:
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError as e:
-        raise InputError(path, e.strerror or str(e)) from None
-    if b"\0" in data[:4096]:
-        raise InputError(path, "binary data, not a /proc/iomem text dump")
-    return parse_iomem(data.decode("utf-8", "replace"), path)
+    return parse_iomem(read_text_input(path, "a /proc/iomem text dump"), path)
