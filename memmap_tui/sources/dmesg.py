@@ -67,6 +67,8 @@ def parse_dmesg(text: str, path: str = "<dmesg>") -> DmesgInfo:
         if m := _RMEM_7X.search(line):
             start, last = int(m.group(1), 16), int(m.group(2), 16)
             name = m.group(6)
+            if last < start:
+                continue  # garbled line; a real kernel never prints it
             info.placements[name] = Placement(name, Range(start, last + 1), line.strip(),
                                               nomap=m.group(4) == "nomap",
                                               reusable=m.group(5) == "reusable")
@@ -82,7 +84,10 @@ def parse_dmesg(text: str, path: str = "<dmesg>") -> DmesgInfo:
         elif m := _FAILED.search(line):
             info.failures[m.group(2)] = line.strip()
         elif m := _CRASH.search(line):
-            rng = Range(int(m.group(2), 16), int(m.group(3), 16))
+            start, end = int(m.group(2), 16), int(m.group(3), 16)
+            if end <= start:
+                continue
+            rng = Range(start, end)
             if m.group(1):
                 info.crashkernel_low = rng
             else:

@@ -165,6 +165,17 @@ def _cells(node: FdtNode, prop: str, default: int, findings: list[Finding]) -> i
     return value
 
 
+def _opt_cells(node: FdtNode, prop: str) -> int | str | None:
+    """A cell-count property, or its raw hex when it is not one cell (never equal to a count)."""
+    raw = node.props.get(prop)
+    if raw is None:
+        return None
+    try:
+        return prop_u32(raw)
+    except FdtError:
+        return raw.hex() or "empty"
+
+
 def _labels(blob: FdtBlob) -> dict[str, list[str]]:
     """path -> labels, from /__symbols__ (dtc -@)."""
     out: dict[str, list[str]] = {}
@@ -264,8 +275,8 @@ def _reserved_memory(blob: FdtBlob, ac: int, sc: int, kernel: str,
     parent = blob.get("/reserved-memory")
     if parent is None:
         return []
-    p_ac = prop_u32(parent.props["#address-cells"]) if "#address-cells" in parent.props else None
-    p_sc = prop_u32(parent.props["#size-cells"]) if "#size-cells" in parent.props else None
+    p_ac = _opt_cells(parent, "#address-cells")
+    p_sc = _opt_cells(parent, "#size-cells")
     problems = []
     if p_ac != ac or p_sc != sc:
         problems.append(f"#address-cells/#size-cells <{p_ac} {p_sc}> differ from the root's <{ac} {sc}>")

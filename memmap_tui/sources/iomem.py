@@ -58,6 +58,7 @@ def parse_iomem(text: str, path: str = "<iomem>") -> IomemInfo:
     stack: list[int] = []  # indices of open ancestors by depth
     for depth, start, last, name in raw:
         del stack[depth:]
+        depth = len(stack)  # an over-indented line is a child of the last open entry, no deeper
         parent = stack[-1] if stack else None
         info.entries.append(IomemEntry(Range(start, last + 1), name, depth, parent))
         stack.append(len(info.entries) - 1)
