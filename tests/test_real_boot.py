@@ -104,3 +104,31 @@ def test_no_dump_on_reusable_is_ignored_and_said():
     doc = _report("--no-dump", "firmware@4c000000")
     assert ("no-dump-redundant-no-map", "/reserved-memory/firmware@4c000000") in {
         (f["code"], f["id"]) for f in doc["findings"]}
+
+
+def test_failed_no_map_carveout_like_run1_initrd_collision(tmp_path):
+    """boot/README.md run 1: the no-map firmware carveout at 0x48000000 collided with QEMU's
+    initrd, the kernel printed "failed to reserve memory" and the range stayed System RAM."""
+    from conftest import CORPUS
+    dts = (CORPUS / "dtb/qemu/virt-aarch64-1G-rsv.dts").read_text().replace("4c000000", "48000000")
+    src = tmp_path / "run1.dts"
+    src.write_text(dts)
+    iomem = []
+    for line in BOOT_IOMEM.read_text().splitlines():
+        if line == "4c000000-4c3fffff : reserved":
+            continue  # no NOMAP split at 0x4c000000 any more ...
+        iomem.append(line.replace("40000000-4bffffff : System RAM", "40000000-4c3fffff : System RAM")
+                     .replace("4c400000-5bffffff : System RAM", "4c400000-5bffffff : System RAM"))
+    io = tmp_path / "iomem.txt"
+    io.write_text("\n".join(iomem) + "\n")  # ... and 0x48000000 is ordinary RAM (initrd nested)
+    for extra in ([], ["--dmesg", str(CONSOLE_LOG)]):
+        proc = run_cli("report", "--json", src, "--iomem", io, *extra)
+        assert proc.returncode == 0, proc.stderr
+        doc = json.loads(proc.stdout)
+        fw = {r["id"]: r for r in doc["regions"]}["/reserved-memory/firmware@48000000"]
+        assert "failed" in fw["flags"]
+        assert fw["dumped"]["today"] == 4 << 20  # plain RAM: in the vmcore
+        assert any(f["code"] == "reserve-failed" for f in doc["findings"])
+        system_ram = sum(int(l.split("-")[1].split()[0], 16) + 1 - int(l.split("-")[0], 16)
+                         for l in iomem if l.endswith(": System RAM") and not l.startswith(" "))
+        assert doc["policies"]["today"]["dumped_bytes"] == system_ram - (128 << 20)
