@@ -49,8 +49,9 @@ def input_options(f):
         click.option("--arch", type=click.Choice(ARCHES), default="arm64", show_default=True),
         click.option("--loader", type=click.Choice(LOADERS), default="kexec_file", show_default=True,
                      help="kexec_file_load (proposals apply) or kexec_load (kexec-tools reads iomem)"),
-        click.option("--kernel", default="7.2", show_default=True, metavar="X.Y",
-                     help="kernel model for multi-reg nodes: 7.2+ uses the first tuple only, 7.1 and older all"),
+        click.option("--kernel", default=None, metavar="X.Y",
+                     help="kernel model for multi-reg nodes: 7.2+ uses the first tuple only, 7.1 and older "
+                          "all [default: from --dmesg / --vmcore, else 7.2]"),
         click.option("--no-dump", "no_dump", multiple=True, metavar="NODE", help="set linux,no-dump on a node (path, label or name)"),
         click.option("--dump", "dump", multiple=True, metavar="NODE", help="clear linux,no-dump on a node"),
         click.option("-I", "include_dirs", multiple=True, metavar="DIR", help="include path for .dts input"),
@@ -128,7 +129,7 @@ def report_cmd(as_json: bool, **kw) -> None:
 @click.option("--dmesg", type=click.Path(dir_okay=False))
 @click.option("--ram", multiple=True, metavar="SIZE@BASE")
 @click.option("--arch", type=click.Choice(ARCHES), default="arm64", show_default=True)
-@click.option("--kernel", default="7.2", show_default=True)
+@click.option("--kernel", default=None, help="kernel model [default: from --dmesg, else 7.2]")
 @click.option("--strict", is_flag=True, help="warnings fail the check too")
 @click.option("--json", "as_json", is_flag=True)
 def check_cmd(dtbs, iomem, dmesg, ram, arch, kernel, strict, as_json) -> None:

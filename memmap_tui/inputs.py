@@ -20,7 +20,8 @@ from memmap_tui.sources.dtb import DtbInfo, kernel_tuple, load_dtb
 from memmap_tui.sources.errors import InputError
 from memmap_tui.sources.iomem import IomemInfo, load_iomem
 
-DEFAULT_WRITE_SPEED_MBPS = 100.0  # a modest disk or NFS target, decimal MB/s
+DEFAULT_WRITE_SPEED_MBPS = 100.0
+DEFAULT_KERNEL = "7.2"  # a modest disk or NFS target, decimal MB/s
 
 
 @dataclass(slots=True)
@@ -32,7 +33,7 @@ class Options:
     ram: tuple[str, ...] = ()
     arch: str = "arm64"
     loader: str = "kexec_file"
-    kernel: str = "7.2"
+    kernel: str | None = None   # None: from dmesg / vmcore OSRELEASE, else DEFAULT_KERNEL
     no_dump: tuple[str, ...] = ()
     dump: tuple[str, ...] = ()
     include_dirs: tuple[str, ...] = ()
@@ -69,15 +70,26 @@ def load(options: Options) -> Loaded:
         raise InputError(None, f"--arch {options.arch!r}: one of {', '.join(ARCHES)}")
     if options.loader not in LOADERS:
         raise InputError(None, f"--loader {options.loader!r}: one of {', '.join(LOADERS)}")
-    try:
-        kernel_tuple(options.kernel)
-    except ValueError as e:
-        raise InputError(None, f"--kernel: {e}") from None
-    mm = MemoryMap(arch=options.arch, loader=options.loader, kernel=options.kernel)
+    if options.kernel is not None:
+        try:
+            kernel_tuple(options.kernel)
+        except ValueError as e:
+            raise InputError(None, f"--kernel: {e}") from None
+    mm = MemoryMap(arch=options.arch, loader=options.loader, kernel=options.kernel or DEFAULT_KERNEL)
     loaded = Loaded(mm=mm, options=options)
     ram_specs = [parse_ram_spec(s) for s in options.ram]
+    # Logs and dumps first: they say which kernel ran, and that decides how the DT is read.
+    if options.dmesg:
+        loaded.dmesg = load_dmesg(options.dmesg)
+        mm.inputs["dmesg"] = options.dmesg
+    if options.vmcore:
+        from memmap_tui.sources.vmcore import open_dump
+        loaded.dump = open_dump(options.vmcore)
+        mm.inputs["vmcore"] = options.vmcore
+    if options.kernel is None:
+        _detect_kernel(mm, loaded)
     if options.dtb:
-        loaded.dtb = load_dtb(options.dtb, kernel=options.kernel, include_dirs=options.include_dirs)
+        loaded.dtb = load_dtb(options.dtb, kernel=mm.kernel, include_dirs=options.include_dirs)
         mm.inputs["dtb"] = options.dtb
         mm.regions.extend(loaded.dtb.regions)
         mm.boot = loaded.dtb.boot
@@ -87,21 +99,18 @@ def load(options: Options) -> Loaded:
         mm.inputs["iomem"] = options.iomem
         mm.iomem = loaded.iomem.entries
         mm.findings.extend(loaded.iomem.findings)
-    if options.dmesg:
-        loaded.dmesg = load_dmesg(options.dmesg)
-        mm.inputs["dmesg"] = options.dmesg
+    if loaded.dmesg:
         mm.findings.extend(loaded.dmesg.findings)
         if mm.boot.bootargs is None and loaded.dmesg.cmdline:
             _adopt_cmdline(mm, loaded.dmesg.cmdline)
-    if options.vmcore:
-        from memmap_tui.sources.vmcore import open_dump
-        loaded.dump = open_dump(options.vmcore)
-        mm.inputs["vmcore"] = options.vmcore
+    if loaded.dump:
         mm.findings.extend(loaded.dump.findings)
         if loaded.dump.arch and loaded.dump.arch != mm.arch:
             mm.findings.append(Finding(Level.WARNING, "vmcore-arch",
                                        f"the dump is {loaded.dump.arch} but the rules are {mm.arch}'s: "
                                        f"give --arch {loaded.dump.arch}"))
+    order = ("dtb", "iomem", "dmesg", "vmcore")
+    mm.inputs = {k: mm.inputs[k] for k in order if k in mm.inputs}
     _decide_ram(mm, loaded.dtb, ram_specs, loaded.dump)
     _cma_cmdline(mm)
     _place_from_dmesg(mm, loaded.dmesg)
@@ -111,6 +120,25 @@ def load(options: Options) -> Loaded:
     _outside_ram(mm)
     apply_toggles(mm, options.no_dump, options.dump)
     return loaded
+
+
+def _detect_kernel(mm: MemoryMap, loaded: Loaded) -> None:
+    """Model the kernel that actually ran when a log or dump names it (multi-reg rules differ)."""
+    release, source = None, None
+    if loaded.dmesg and loaded.dmesg.kernel_release:
+        release, source = loaded.dmesg.kernel_release, "dmesg"
+    elif loaded.dump is not None and getattr(loaded.dump, "osrelease", None):
+        release, source = loaded.dump.osrelease, "vmcore OSRELEASE"
+    if not release:
+        return
+    try:
+        version = kernel_tuple(".".join(release.split(".")[:2]).split("-")[0])
+    except ValueError:
+        return
+    mm.kernel = DEFAULT_KERNEL if version >= kernel_tuple(DEFAULT_KERNEL) else f"{version[0]}.{version[1]}"
+    mm.findings.append(Finding(Level.INFO, "kernel-detected",
+                               f"kernel {release} (from {source}): modelling kernel {mm.kernel} rules; "
+                               "--kernel overrides"))
 
 
 def _adopt_cmdline(mm: MemoryMap, cmdline: str) -> None:

@@ -132,3 +132,15 @@ def test_failed_no_map_carveout_like_run1_initrd_collision(tmp_path):
         system_ram = sum(int(l.split("-")[1].split()[0], 16) + 1 - int(l.split("-")[0], 16)
                          for l in iomem if l.endswith(": System RAM") and not l.startswith(" "))
         assert doc["policies"]["today"]["dumped_bytes"] == system_ram - (128 << 20)
+
+
+def test_kernel_model_follows_the_log():
+    """The log says 6.1: multi-reg nodes are modelled the ≤7.1 way (every tuple reserved)."""
+    doc = _report()
+    assert doc["kernel"] == "6.1"
+    dsp = {r["id"]: r for r in doc["regions"]}["/reserved-memory/dsp-mem@5c000000"]
+    assert dsp["ranges"] == [{"start": 0x5C000000, "end": 0x5C100000}, {"start": 0x5D000000, "end": 0x5D100000}]
+    assert _report("--kernel", "7.2")["kernel"] == "7.2"
+    # without iomem the DT alone now gives the real boot's figure too
+    proc = run_cli("report", "--json", RSV_DTB, "--dmesg", CONSOLE_LOG)
+    assert json.loads(proc.stdout)["policies"]["today"]["dumped_bytes"] == 874 << 20

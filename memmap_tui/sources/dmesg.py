@@ -32,6 +32,7 @@ _CRASH_CMA = re.compile(r"crashkernel CMA reserved: (\d+) MB in (\d+) ranges")
 _CMDLINE = re.compile(r"Kernel command line: (.*)$")
 _UNSUPPORTED = re.compile(r"Reserved memory: unsupported node format")
 _MODEL = re.compile(r"Machine model: (.*)$")
+_VERSION = re.compile(r"Linux version (\S+)")
 
 
 @dataclass(slots=True)
@@ -54,6 +55,7 @@ class DmesgInfo:
     crashkernel_cma_mb: int | None = None
     cmdline: str | None = None
     model: str | None = None
+    kernel_release: str | None = None   # "6.1.0-56-arm64" from the "Linux version" banner
     parent_unsupported: bool = False
     findings: list[Finding] = field(default_factory=list)
     lines_used: int = 0
@@ -96,6 +98,8 @@ def parse_dmesg(text: str, path: str = "<dmesg>") -> DmesgInfo:
             info.crashkernel_cma_mb = int(m.group(1))
         elif m := _CMDLINE.search(line):
             info.cmdline = m.group(1).strip()
+        elif m := _VERSION.search(line):
+            info.kernel_release = info.kernel_release or m.group(1)
         elif m := _MODEL.search(line):
             info.model = m.group(1).strip()
         elif _UNSUPPORTED.search(line):
