@@ -144,3 +144,12 @@ def test_kernel_model_follows_the_log():
     # without iomem the DT alone now gives the real boot's figure too
     proc = run_cli("report", "--json", RSV_DTB, "--dmesg", CONSOLE_LOG)
     assert json.loads(proc.stdout)["policies"]["today"]["dumped_bytes"] == 874 << 20
+
+
+def test_iomem_alone_places_only_the_unambiguous_dynamic_region():
+    proc = run_cli("report", "--json", RSV_DTB, "--iomem", BOOT_IOMEM)
+    by_id = {r["id"]: r for r in json.loads(proc.stdout)["regions"]}
+    video = by_id["/reserved-memory/video-pool"]  # the only free top-level 16 MiB `reserved`
+    assert video["ranges"] == [{"start": 0x6F000000, "end": 0x70000000}] and video["placement"] == "iomem"
+    cma = by_id["/reserved-memory/dyn-cma-pool"]  # hidden inside a larger nested `reserved`
+    assert cma["ranges"] == [] and "unplaced" in cma["flags"] and cma["size"] == 8 << 20
