@@ -52,6 +52,8 @@ def input_options(f):
         click.option("--kernel", default=None, metavar="X.Y",
                      help="kernel model for multi-reg nodes: 7.2+ uses the first tuple only, 7.1 and older "
                           "all [default: from --dmesg / --vmcore, else 7.2]"),
+        click.option("--page-size", "page_size", type=int, default=None, metavar="BYTES",
+                     help="kernel page size (arm64 4096/16384/65536) [default: the dump's, else 4096]"),
         click.option("--no-dump", "no_dump", multiple=True, metavar="NODE", help="set linux,no-dump on a node (path, label or name)"),
         click.option("--dump", "dump", multiple=True, metavar="NODE", help="clear linux,no-dump on a node"),
         click.option("-I", "include_dirs", multiple=True, metavar="DIR", help="include path for .dts input"),
@@ -64,7 +66,7 @@ def input_options(f):
     return f
 
 
-def build_options(dtb, iomem, dmesg, vmcore, ram, arch, loader, kernel, no_dump, dump,
+def build_options(dtb, iomem, dmesg, vmcore, ram, arch, loader, kernel, page_size, no_dump, dump,
                   include_dirs, write_speed, demo, *, default_demo: bool) -> Options:
     if write_speed <= 0:
         raise InputError(None, "--write-speed must be positive")
@@ -72,7 +74,7 @@ def build_options(dtb, iomem, dmesg, vmcore, ram, arch, loader, kernel, no_dump,
         paths = demo_paths()
         dtb, iomem, dmesg = paths["dtb"], iomem or paths["iomem"], dmesg or paths["dmesg"]
     return Options(dtb=dtb, iomem=iomem, dmesg=dmesg, vmcore=vmcore, ram=tuple(ram), arch=arch,
-                   loader=loader, kernel=kernel, no_dump=tuple(no_dump), dump=tuple(dump),
+                   loader=loader, kernel=kernel, page_size=page_size, no_dump=tuple(no_dump), dump=tuple(dump),
                    include_dirs=tuple(include_dirs), write_speed_mbps=write_speed)
 
 

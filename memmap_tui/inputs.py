@@ -34,6 +34,7 @@ class Options:
     arch: str = "arm64"
     loader: str = "kexec_file"
     kernel: str | None = None   # None: from dmesg / vmcore OSRELEASE, else DEFAULT_KERNEL
+    page_size: int | None = None  # None: the dump's PAGESIZE, else 4096
     no_dump: tuple[str, ...] = ()
     dump: tuple[str, ...] = ()
     include_dirs: tuple[str, ...] = ()
@@ -109,6 +110,11 @@ def load(options: Options) -> Loaded:
             mm.findings.append(Finding(Level.WARNING, "vmcore-arch",
                                        f"the dump is {loaded.dump.arch} but the rules are {mm.arch}'s: "
                                        f"give --arch {loaded.dump.arch}"))
+    _page_size(mm, options, loaded.dump)
+    if mm.loader == "kexec_load" and not mm.iomem:
+        mm.findings.append(Finding(Level.INFO, "kexec-load-no-iomem",
+                                   "kexec_load: kexec-tools builds the vmcore from /proc/iomem; without "
+                                   "--iomem the DT model stands in for it"))
     order = ("dtb", "iomem", "dmesg", "vmcore")
     mm.inputs = {k: mm.inputs[k] for k in order if k in mm.inputs}
     _decide_ram(mm, loaded.dtb, ram_specs, loaded.dump)
@@ -120,6 +126,19 @@ def load(options: Options) -> Loaded:
     _outside_ram(mm)
     apply_toggles(mm, options.no_dump, options.dump)
     return loaded
+
+
+def _page_size(mm: MemoryMap, options: Options, dump) -> None:
+    dump_page = getattr(dump, "page_size", None) if dump is not None else None
+    if options.page_size:
+        if options.page_size & (options.page_size - 1) or options.page_size < 4096:
+            raise InputError(None, f"--page-size {options.page_size}: a power of two, 4096 or more")
+        mm.page_size = options.page_size
+        if dump_page and dump_page != options.page_size:
+            mm.findings.append(Finding(Level.WARNING, "page-size",
+                                       f"--page-size {options.page_size} but the dump says {dump_page}"))
+    elif dump_page:
+        mm.page_size = dump_page
 
 
 def _detect_kernel(mm: MemoryMap, loaded: Loaded) -> None:
@@ -208,7 +227,8 @@ def _decide_ram(mm: MemoryMap, dtb: DtbInfo | None, ram_specs: list[Range], dump
                                    "RAM unknown (no /memory reg, no --iomem, no --ram): savings are shown, "
                                    "vmcore totals are not — give --ram SIZE@BASE"))
         return
-    others = [(s, r) for s, r in candidates if r and s != mm.ram_source]
+    # a kdump vmcore never covers NOMAP or crashkernel memory: its coverage is not a RAM opinion
+    others = [(s, r) for s, r in candidates if r and s not in (mm.ram_source, "vmcore")]
     for source, ram in others:
         if ram != mm.ram:
             mm.findings.append(Finding(

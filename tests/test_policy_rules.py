@@ -214,3 +214,13 @@ def test_check_command_exit_status(tmp_path):
     assert doc["results"][0]["ok"] is False
     assert doc["results"][0]["findings"][0]["code"] == "reserved-memory-ignored"
     assert run_cli("check", "--strict", RSV_DTB).returncode == 1  # multi-reg warning
+
+
+def test_page_size_rounds_each_pt_load(tmp_path):
+    # a 4 KiB no-map hole splits RAM into two PT_LOADs; with 64 KiB pages each is rounded out
+    path = board(tmp_path, "fw@90001000 { reg = <0 0x90001000 0 0x1000>; no-map; };")
+    mm, res = run(path)
+    assert res["today"].dumped_bytes == (1 << 30) - 0x1000
+    mm, res = run(path, page_size=65536)
+    assert mm.page_size == 65536
+    assert res["today"].dumped_bytes == (1 << 30) + 0x10000  # both pieces keep the shared 64 KiB page
