@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from memmap_tui.core.lint import lint
 from memmap_tui.core.crashkernel import CrashkernelError, parse_crashkernel
 from memmap_tui.core.model import Finding, Level, MemoryMap, Region, RegionKind
 from memmap_tui.core.policy import ARCHES, LOADERS, TOGGLE_WHY, ToggleEffect, toggle_effect
@@ -124,6 +125,7 @@ def load(options: Options) -> Loaded:
     _check_failures_against_iomem(mm)
     _crashkernel(mm, loaded.dmesg)
     _outside_ram(mm)
+    mm.findings.extend(lint(mm))
     apply_toggles(mm, options.no_dump, options.dump)
     return loaded
 
