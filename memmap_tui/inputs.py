@@ -8,10 +8,11 @@ placed from dmesg, else iomem when unambiguous; failures from dmesg and iomem.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from memmap_tui.core.lint import lint
 from memmap_tui.core.crashkernel import CrashkernelError, parse_crashkernel
+from memmap_tui.core.dump import DumpLayout
+from memmap_tui.core.lint import lint
 from memmap_tui.core.model import Finding, Level, MemoryMap, Region, RegionKind
 from memmap_tui.core.policy import ARCHES, LOADERS, TOGGLE_WHY, ToggleEffect, toggle_effect
 from memmap_tui.core.ranges import Range, RangeSet
@@ -21,8 +22,8 @@ from memmap_tui.sources.dtb import DtbInfo, kernel_tuple, load_dtb
 from memmap_tui.sources.errors import InputError
 from memmap_tui.sources.iomem import IomemInfo, load_iomem
 
-DEFAULT_WRITE_SPEED_MBPS = 100.0
-DEFAULT_KERNEL = "7.2"  # a modest disk or NFS target, decimal MB/s
+DEFAULT_WRITE_SPEED_MBPS = 100.0  # a modest disk or NFS target, decimal MB/s
+DEFAULT_KERNEL = "7.2"
 
 
 @dataclass(slots=True)
@@ -49,8 +50,7 @@ class Loaded:
     dtb: DtbInfo | None = None
     iomem: IomemInfo | None = None
     dmesg: DmesgInfo | None = None
-    dump: object | None = None   # core.dump.DumpLayout when --vmcore is given
-    extras: dict = field(default_factory=dict)
+    dump: DumpLayout | None = None
 
 
 def parse_ram_spec(spec: str) -> Range:
@@ -104,7 +104,8 @@ def load(options: Options) -> Loaded:
     if loaded.dmesg:
         mm.findings.extend(loaded.dmesg.findings)
         if mm.boot.bootargs is None and loaded.dmesg.cmdline:
-            _adopt_cmdline(mm, loaded.dmesg.cmdline)
+            for arg in mm.boot.adopt_cmdline(loaded.dmesg.cmdline):
+                mm.findings.append(Finding(Level.WARNING, "bad-cmdline", f"cannot parse {arg} (dmesg)"))
     if loaded.dump:
         mm.findings.extend(loaded.dump.findings)
         if loaded.dump.arch and loaded.dump.arch != mm.arch:
@@ -130,8 +131,8 @@ def load(options: Options) -> Loaded:
     return loaded
 
 
-def _page_size(mm: MemoryMap, options: Options, dump) -> None:
-    dump_page = getattr(dump, "page_size", None) if dump is not None else None
+def _page_size(mm: MemoryMap, options: Options, dump: DumpLayout | None) -> None:
+    dump_page = dump.page_size if dump is not None else None
     if options.page_size:
         if options.page_size & (options.page_size - 1) or options.page_size < 4096:
             raise InputError(None, f"--page-size {options.page_size}: a power of two, 4096 or more")
@@ -148,7 +149,7 @@ def _detect_kernel(mm: MemoryMap, loaded: Loaded) -> None:
     release, source = None, None
     if loaded.dmesg and loaded.dmesg.kernel_release:
         release, source = loaded.dmesg.kernel_release, "dmesg"
-    elif loaded.dump is not None and getattr(loaded.dump, "osrelease", None):
+    elif loaded.dump is not None and loaded.dump.osrelease:
         release, source = loaded.dump.osrelease, "vmcore OSRELEASE"
     if not release:
         return
@@ -160,16 +161,6 @@ def _detect_kernel(mm: MemoryMap, loaded: Loaded) -> None:
     mm.findings.append(Finding(Level.INFO, "kernel-detected",
                                f"kernel {release} (from {source}): modelling kernel {mm.kernel} rules; "
                                "--kernel overrides"))
-
-
-def _adopt_cmdline(mm: MemoryMap, cmdline: str) -> None:
-    mm.boot.bootargs = cmdline
-    for arg in cmdline.split():
-        key, _, value = arg.partition("=")
-        if key == "crashkernel":
-            mm.boot.crashkernel += (value,)
-        elif key == "cma":
-            mm.boot.cma_cmdline = value
 
 
 def _cma_cmdline(mm: MemoryMap) -> None:
@@ -203,7 +194,8 @@ def _iomem_ram(mm: MemoryMap) -> RangeSet:
     return RangeSet(out)
 
 
-def _decide_ram(mm: MemoryMap, dtb: DtbInfo | None, ram_specs: list[Range], dump=None) -> None:
+def _decide_ram(mm: MemoryMap, dtb: DtbInfo | None, ram_specs: list[Range],
+                dump: DumpLayout | None = None) -> None:
     dt_ram = dtb.memory if dtb else RangeSet()
     if dt_ram and mm.boot.mem_limit:
         dt_ram = _apply_mem_limit(dt_ram, mm.boot.mem_limit)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from memmap_tui.core.ranges import Range, RangeSet
+from memmap_tui.core.units import memparse
 
 
 class RegionKind(StrEnum):
@@ -119,6 +120,23 @@ class BootInfo:
     cma_cmdline: str | None = None     # cma=
     crashkernel: tuple[str, ...] = ()  # every crashkernel= argument, in order
     model: str | None = None
+
+    def adopt_cmdline(self, cmdline: str) -> list[str]:
+        """Take the kernel command line's memory arguments; return those that do not parse."""
+        self.bootargs = cmdline
+        bad = []
+        for arg in cmdline.split():
+            key, _, value = arg.partition("=")
+            if key == "crashkernel":
+                self.crashkernel += (value,)
+            elif key == "mem":
+                try:
+                    self.mem_limit = memparse(value)
+                except ValueError:
+                    bad.append(arg)
+            elif key == "cma":
+                self.cma_cmdline = value
+        return bad
 
 
 @dataclass(slots=True)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from memmap_tui.core.model import BootInfo, Finding, Level, Region, RegionKind
 from memmap_tui.core.ranges import Range, RangeSet
-from memmap_tui.core.units import exact_size, memparse
+from memmap_tui.core.units import exact_size
 from memmap_tui.sources.errors import InputError
 from memmap_tui.sources.fdt_blob import (
     FdtBlob, FdtError, FdtNode, cells_to_int, describe_prop, parse_fdt, prop_cells,
@@ -224,18 +224,8 @@ def _chosen(blob: FdtBlob, ac: int, sc: int, findings: list[Finding]) -> BootInf
         return boot
     p = chosen.props
     if "bootargs" in p:
-        boot.bootargs = prop_string(p["bootargs"])
-        for arg in boot.bootargs.split():
-            key, _, value = arg.partition("=")
-            if key == "crashkernel":
-                boot.crashkernel += (value,)
-            elif key == "mem":
-                try:
-                    boot.mem_limit = memparse(value)
-                except ValueError:
-                    findings.append(Finding(Level.WARNING, "bad-mem", f"cannot parse mem={value}", "/chosen"))
-            elif key == "cma":
-                boot.cma_cmdline = value
+        for arg in boot.adopt_cmdline(prop_string(p["bootargs"])):
+            findings.append(Finding(Level.WARNING, "bad-cmdline", f"cannot parse {arg}", "/chosen"))
     if "linux,initrd-start" in p and "linux,initrd-end" in p:
         try:
             start = cells_to_int(prop_cells(p["linux,initrd-start"]))
