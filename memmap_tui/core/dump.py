@@ -20,12 +20,15 @@ any partition of the address space sums exactly to the file-level totals.
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Protocol, Sequence
 
 from memmap_tui.core.model import Finding, Level, MemoryMap, RegionKind
+from memmap_tui.core.policy import POLICIES, evaluate
 from memmap_tui.core.ranges import Range, RangeSet
+from memmap_tui.core.units import exact_size
 
 PAGE_DESC_BYTES = 24  # sizeof(page_desc_t)
 
@@ -187,7 +190,6 @@ class Bitmap:
 
     def runs(self, limit: int = 1_000_000) -> list[tuple[int, int]] | None:
         """Set-bit runs [lo, hi) in bit units; None when more than `limit` runs."""
-        import re  # local: only dump-only mode and listings need runs
         out: list[tuple[int, int]] = []
         data = self.data
         for m in re.finditer(rb"\xff+|[^\x00\xff]", data):
@@ -518,7 +520,6 @@ def check_policy(mm: MemoryMap, layout: DumpLayout) -> Verdict:
     Both sides are compared at the dump's granularity (kdump block_size, ELF page size):
     a 4 KiB carveout inside a 64 KiB QEMU block cannot be told apart.
     """
-    from memmap_tui.core.policy import POLICIES, evaluate  # policy imports model only
 
     g = max(layout.block_size, 1)
     dump = _round_out(layout.covered_ram, g)
@@ -570,5 +571,4 @@ def _summary_names(items: list[NamedRange]) -> str:
 
 
 def _mib(n: int) -> str:
-    from memmap_tui.core.units import exact_size
     return exact_size(n)
