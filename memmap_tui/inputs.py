@@ -21,6 +21,7 @@ from memmap_tui.sources.dmesg import DmesgInfo, load_dmesg
 from memmap_tui.sources.dtb import DtbInfo, kernel_tuple, load_dtb
 from memmap_tui.sources.errors import InputError
 from memmap_tui.sources.iomem import IomemInfo, load_iomem
+from memmap_tui.sources.vmcore import open_dump
 
 DEFAULT_WRITE_SPEED_MBPS = 100.0  # a modest disk or NFS target, decimal MB/s
 DEFAULT_KERNEL = "7.2"
@@ -85,7 +86,6 @@ def load(options: Options) -> Loaded:
         loaded.dmesg = load_dmesg(options.dmesg)
         mm.inputs["dmesg"] = options.dmesg
     if options.vmcore:
-        from memmap_tui.sources.vmcore import open_dump
         loaded.dump = open_dump(options.vmcore)
         mm.inputs["vmcore"] = options.vmcore
     if options.kernel is None:

@@ -7,6 +7,8 @@ notes, bitmaps and page descriptors only; page data is never read.
 
 from __future__ import annotations
 
+import struct
+
 import os
 
 from memmap_tui.core.dump import DumpLayout
@@ -63,5 +65,4 @@ def _safe(fn, reader, fmt: str) -> DumpLayout:
 
 
 def struct_error():
-    import struct
     return struct.error
