@@ -7,9 +7,8 @@ notes, bitmaps and page descriptors only; page data is never read.
 
 from __future__ import annotations
 
-import struct
-
 import os
+import struct
 
 from memmap_tui.core.dump import DumpLayout
 from memmap_tui.sources.errors import InputError
