@@ -9,6 +9,7 @@ hundred entries, so a toggle is microseconds, never a reparse.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
@@ -48,121 +49,119 @@ def page_round_out(start: int, end: int, page_size: int) -> tuple[int, int]:
 
 
 class RangeSet:
-    """Immutable set of disjoint, non-adjacent half-open ranges, sorted by start."""
+    """Immutable set of disjoint, non-adjacent half-open ranges, sorted by start.
 
-    __slots__ = ("_ranges",)
+    Stored as plain (start, end) pairs — the algebra runs on those; `Range` objects
+    are built only when someone iterates (10,000-PT_LOAD dumps make many sets).
+    """
+
+    __slots__ = ("_pairs", "_ranges")
 
     def __init__(self, ranges: Iterable[Range | tuple[int, int]] = ()) -> None:
         pairs = sorted(
-            (r.start, r.end) if isinstance(r, Range) else (int(r[0]), int(r[1]))
-            for r in ranges
-        )
-        merged: list[Range] = []
-        cur_s = cur_e = None
+            (r.start, r.end) if type(r) is Range else (r[0], r[1]) for r in ranges)
+        merged: list[tuple[int, int]] = []
         for s, e in pairs:
             if e <= s:
                 continue
-            if cur_e is not None and s <= cur_e:
-                cur_e = max(cur_e, e)
+            if merged and s <= merged[-1][1]:
+                if e > merged[-1][1]:
+                    merged[-1] = (merged[-1][0], e)
                 continue
-            if cur_e is not None:
-                merged.append(Range(cur_s, cur_e))
-            cur_s, cur_e = s, e
-        if cur_e is not None:
-            merged.append(Range(cur_s, cur_e))
-        self._ranges: tuple[Range, ...] = tuple(merged)
+            merged.append((s, e))
+        self._pairs: tuple[tuple[int, int], ...] = tuple(merged)
+        self._ranges: tuple[Range, ...] | None = None
 
     @classmethod
-    def _trusted(cls, ranges: list[Range]) -> "RangeSet":
+    def _trusted(cls, pairs: list[tuple[int, int]]) -> "RangeSet":
         obj = cls.__new__(cls)
-        obj._ranges = tuple(ranges)
+        obj._pairs = tuple(pairs)
+        obj._ranges = None
         return obj
 
     # -- container protocol -------------------------------------------------
     def __iter__(self) -> Iterator[Range]:
-        return iter(self._ranges)
+        return iter(self.ranges)
 
     def __len__(self) -> int:
-        return len(self._ranges)
+        return len(self._pairs)
 
     def __bool__(self) -> bool:
-        return bool(self._ranges)
+        return bool(self._pairs)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, RangeSet) and self._ranges == other._ranges
+        return isinstance(other, RangeSet) and self._pairs == other._pairs
 
     def __hash__(self) -> int:
-        return hash(self._ranges)
+        return hash(self._pairs)
 
     def __repr__(self) -> str:
-        inner = ", ".join(f"{r.start:#x}-{r.end:#x}" for r in self._ranges)
+        inner = ", ".join(f"{s:#x}-{e:#x}" for s, e in self._pairs)
         return f"RangeSet([{inner}])"
 
     @property
     def ranges(self) -> tuple[Range, ...]:
+        if self._ranges is None:
+            self._ranges = tuple(Range(s, e) for s, e in self._pairs)
         return self._ranges
 
     @property
+    def pairs(self) -> tuple[tuple[int, int], ...]:
+        return self._pairs
+
+    @property
     def size_bytes(self) -> int:
-        return sum(r.end - r.start for r in self._ranges)
+        return sum(e - s for s, e in self._pairs)
 
     @property
     def start(self) -> int | None:
-        return self._ranges[0].start if self._ranges else None
+        return self._pairs[0][0] if self._pairs else None
 
     @property
     def end(self) -> int | None:
-        return self._ranges[-1].end if self._ranges else None
+        return self._pairs[-1][1] if self._pairs else None
 
     def contains(self, addr: int) -> bool:
-        lo, hi = 0, len(self._ranges)
-        while lo < hi:
-            mid = (lo + hi) // 2
-            r = self._ranges[mid]
-            if addr < r.start:
-                hi = mid
-            elif addr >= r.end:
-                lo = mid + 1
-            else:
-                return True
-        return False
+        i = bisect_right(self._pairs, (addr, float("inf"))) - 1
+        return i >= 0 and self._pairs[i][0] <= addr < self._pairs[i][1]
 
     # -- set algebra (linear merges) -----------------------------------------
     def union(self, other: "RangeSet | Iterable[Range]") -> "RangeSet":
-        other_ranges = other.ranges if isinstance(other, RangeSet) else tuple(other)
-        return RangeSet(self._ranges + tuple(other_ranges))
+        other_pairs = other._pairs if isinstance(other, RangeSet) else tuple(
+            (r.start, r.end) for r in other)
+        return RangeSet(self._pairs + other_pairs)
 
     def intersection(self, other: "RangeSet") -> "RangeSet":
-        out: list[Range] = []
-        a, b = self._ranges, other.ranges
+        out: list[tuple[int, int]] = []
+        a, b = self._pairs, other._pairs
         i = j = 0
         while i < len(a) and j < len(b):
-            s = max(a[i].start, b[j].start)
-            e = min(a[i].end, b[j].end)
+            s = max(a[i][0], b[j][0])
+            e = min(a[i][1], b[j][1])
             if s < e:
-                out.append(Range(s, e))
-            if a[i].end < b[j].end:
+                out.append((s, e))
+            if a[i][1] < b[j][1]:
                 i += 1
             else:
                 j += 1
         return RangeSet._trusted(out)
 
     def difference(self, other: "RangeSet") -> "RangeSet":
-        out: list[Range] = []
-        b = other.ranges
+        out: list[tuple[int, int]] = []
+        b = other._pairs
         j = 0
-        for r in self._ranges:
-            s = r.start
-            while j < len(b) and b[j].end <= s:
+        for r_start, r_end in self._pairs:
+            s = r_start
+            while j < len(b) and b[j][1] <= s:
                 j += 1
             k = j
-            while k < len(b) and b[k].start < r.end:
-                if b[k].start > s:
-                    out.append(Range(s, b[k].start))
-                s = max(s, b[k].end)
+            while k < len(b) and b[k][0] < r_end:
+                if b[k][0] > s:
+                    out.append((s, b[k][0]))
+                s = max(s, b[k][1])
                 k += 1
-            if s < r.end:
-                out.append(Range(s, r.end))
+            if s < r_end:
+                out.append((s, r_end))
         return RangeSet._trusted(out)
 
     __or__ = union
@@ -174,7 +173,7 @@ class RangeSet:
 
     def page_rounded(self, page_size: int) -> "RangeSet":
         """Each range widened to page boundaries (what a PT_LOAD occupies in /proc/vmcore)."""
-        return RangeSet(page_round_out(r.start, r.end, page_size) for r in self._ranges)
+        return RangeSet(page_round_out(s, e, page_size) for s, e in self._pairs)
 
     def page_rounded_bytes(self, page_size: int) -> int:
         """Σ over ranges of their page-rounded size, like the vmcore's PT_LOAD file space.
@@ -183,9 +182,9 @@ class RangeSet:
         page both carry it, as /proc/vmcore does.
         """
         total = 0
-        for r in self._ranges:
-            s, e = page_round_out(r.start, r.end, page_size)
-            total += e - s
+        for s, e in self._pairs:
+            rs, re_ = page_round_out(s, e, page_size)
+            total += re_ - rs
         return total
 
 
