@@ -98,3 +98,14 @@ def test_export_dialog_corpus(snap_compare):
 def test_narrow_80x24_sample(snap_compare):
     assert snap_compare(sample_app(), terminal_size=(80, 24),
                         run_before=settle(select="region:/reserved-memory/npu@98000000"))
+
+
+@needs_corpus
+def test_vmcore_dump_column_corpus(snap_compare):
+    """The real boot with its makedumpfile -d 31 dump: the map's dump column (held/part/filtered)."""
+    rel = os.path.relpath(CORPUS, REPO)
+    app = MemmapApp(load(Options(dtb=f"{rel}/dtb/qemu/virt-aarch64-1G-rsv.dtb",
+                                 iomem=f"{rel}/iomem/aarch64-qemu-virt-guest.txt",
+                                 dmesg=f"{rel}/boot/console.log",
+                                 vmcore=f"{rel}/vmcore/qemu-aarch64.d31.kdump.meta-only")))
+    assert snap_compare(app, terminal_size=SIZE, run_before=settle(select="region:crashkernel"))

@@ -90,13 +90,23 @@ class MemmapApp(App[None]):
     def _apply_width(self, width: int) -> None:
         narrow = width < NARROW_WIDTH
         self.screen.set_class(narrow, "-narrow")
-        tree = self.query_one("#tree")
+        tree = self.query_one(RegionTree)
         if self._tree_hidden_by_user is None:
             tree.display = not narrow
+        self._fit_tree(width)
         if not tree.display and tree.has_focus:
             self.query_one("#map").focus()
         bm = self.query_one(BandMap)
         bm.call_after_refresh(bm.scroll_to_selected)   # the selection stays in view across a resize
+
+    def _fit_tree(self, width: int | None = None) -> None:
+        """As wide as the longest label (flags included), up to a quarter of the screen (at
+        least 30 columns, at most 60; map and details keep the rest): long node names are read
+        in full on a wide terminal; a label still cut shows in full as the tree's tooltip."""
+        width = width or self.size.width
+        cap = max(30, min(60, width // 4))
+        want = self.query_one(RegionTree).content_width() + 2   # border + scrollbar
+        self.query_one(RegionTree).styles.width = max(24, min(cap, want))
 
     # -- selection -----------------------------------------------------------------------
     def select(self, key: str, *, from_tree: bool = False) -> None:
@@ -137,7 +147,8 @@ class MemmapApp(App[None]):
     # -- updates -----------------------------------------------------------------------
     def update_legend(self) -> None:
         bm = self.query_one(BandMap)
-        self.query_one(MapLegend).show(bm.zoom_index, len(ZOOM_LEVELS), self.state.policy)
+        self.query_one(MapLegend).show(bm.zoom_index, len(ZOOM_LEVELS), self.state.policy,
+                                       dump=self.state.loaded.dump is not None)
 
     def refresh_numbers(self) -> None:
         """After a toggle or policy switch: every number on screen, from one evaluate()."""
@@ -145,6 +156,7 @@ class MemmapApp(App[None]):
         self.query_one(InfoHeader).update_info()
         self.query_one(SavingsBar).update_figures()
         self.query_one(RegionTree).refresh_labels()
+        self._fit_tree()
         self.query_one(BandMap).rebuild()
         self.query_one(BandMap).select(self.selected_key, scroll=False)
         self.query_one("#details", Static).update(build_details(self.state, self.selected_key))

@@ -24,8 +24,9 @@ from memmap_tui.core.model import Band
 from memmap_tui.core.ranges import Range
 from memmap_tui.core.units import compact_hex, exact_size
 from memmap_tui.tui.state import TuiState, band_key
-from memmap_tui.tui.style import BAND_GLYPH, BAND_LABEL, band_style
+from memmap_tui.tui.style import BAND_GLYPH, BAND_LABEL, DUMP_FG, DUMP_GLYPH, band_style
 
+GENERIC_NODE_NAMES = ("memory", "mem", "reserved", "region", "carveout")
 ZOOM_LEVELS = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0)  # extra rows per 4 doublings above one page
 DEFAULT_ZOOM = 2
 
@@ -214,7 +215,17 @@ class BandMap(ScrollView, can_focus=True):
                        reverse=selected and in_band == 0)
         if in_band > 0:
             lstyle = dim
-        return [marker, ruler, bar, vm, Segment(" ", plain), Segment(label, lstyle)]
+        cells = [marker, ruler, bar, vm]
+        if self.state.loaded.dump is not None:
+            cells.append(self._dump_cell(b, plain))
+        return [*cells, Segment(" ", plain), Segment(label, lstyle)]
+
+    def _dump_cell(self, b: MapBand, plain: Style) -> Segment:
+        """What the loaded vmcore file holds of this band (the policy marker is only a prediction)."""
+        mark = self.state.dump_mark(b.range)
+        if mark is None or (b.band is Band.HOLE and mark == "absent"):
+            return Segment(" ", plain)
+        return Segment(DUMP_GLYPH[mark], Style(color=DUMP_FG[mark], bgcolor=plain.bgcolor))
 
     def _vmcore_cell(self, b: MapBand, plain: Style) -> Segment:
         if b.band in (Band.HOLE, Band.MMIO):
@@ -240,8 +251,11 @@ class BandMap(ScrollView, can_focus=True):
         if in_band == 1:
             parts = [exact_size(b.range.size_bytes)]
             if b.region_id is not None:
-                flags = [f for f in mm.flags(mm.region(b.region_id)) if f != BAND_LABEL[b.band]]
-                parts += flags
+                region = mm.region(b.region_id)
+                parts += [f for f in mm.flags(region) if f != BAND_LABEL[b.band]]
+                # corpus boards name most carveouts memory@ADDR: the compatible tells them apart
+                if region.name.split("@")[0] in GENERIC_NODE_NAMES:
+                    parts += list(region.compatible[:1])
             else:
                 parts.append(BAND_LABEL[b.band] if b.band is not Band.RAM else "RAM")
             return " · ".join(parts)
@@ -265,7 +279,7 @@ class BandMap(ScrollView, can_focus=True):
                 return [Segment("▶" if selected else " ", Style(color="#ffd75f", bgcolor=plain.bgcolor)),
                         Segment("?".rjust(self._ruler_width) + " ", dim),
                         Segment("?" * bar_w, band_style(band)),
-                        Segment("  ", plain),
+                        Segment(" " * (3 if self.state.loaded.dump is not None else 2), plain),
                         Segment(f"{region.name} {exact_size(region.size_bytes)} "
                                 + " · ".join(self.state.mm.flags(region)),
                                 Style(color=plain.color, bgcolor=plain.bgcolor, reverse=selected))]
@@ -299,8 +313,20 @@ class BandMap(ScrollView, can_focus=True):
                 j += delta
             j = max(0, min(len(keys) - 1, j))
         except ValueError:
-            j = 0 if delta > 0 else len(keys) - 1
+            # nothing on the map selected yet (overview, a tree heading): start from what is in
+            # view, not from the far end of the address space
+            j = self._visible_band_index(first=delta > 0)
+            if j is None:
+                j = 0 if delta > 0 else len(keys) - 1
         self.post_message(self.Selected(keys[j]))
+
+    def _visible_band_index(self, *, first: bool) -> int | None:
+        top = int(self.scroll_offset.y)
+        height = self.scrollable_content_region.height or self.size.height
+        visible = [i for i, b in enumerate(self.bands) if top <= b.first_row < top + height]
+        if not visible:
+            return None
+        return visible[0] if first else visible[-1]
 
     def action_prev_band(self) -> None:
         self._move(-1)

@@ -6,6 +6,7 @@ every string goes through `Text` so `[mem …]` and `[no-dump]` are not eaten as
 
 from __future__ import annotations
 
+from rich.columns import Columns
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -14,8 +15,8 @@ from memmap_tui.core.model import Band, Level, Region, RegionKind
 from memmap_tui.core.policy import POLICIES, TOGGLE_WHY, ToggleEffect, region_policy_why, toggle_effect
 from memmap_tui.core.ranges import Range
 from memmap_tui.core.units import compact_hex, exact_size, kernel_mem
-from memmap_tui.tui.state import TuiState
-from memmap_tui.tui.style import BAND_GLYPH, BAND_LABEL, KIND_FG, band_style
+from memmap_tui.tui.state import TuiState, dump_mark_of
+from memmap_tui.tui.style import BAND_GLYPH, BAND_LABEL, DUMP_FG, DUMP_GLYPH, DUMP_LABEL, DUMP_WHY, KIND_FG, band_style
 
 LEVEL_STYLE = {Level.ERROR: "bold #ff6b5b", Level.WARNING: "#e8c547", Level.INFO: "#8a8f98"}
 PROPOSAL_NOTE = ("linux,no-dump is the v1 proposal the DT maintainers rejected (vendor kernels only); "
@@ -41,21 +42,27 @@ def findings_block(findings) -> Text:
     return out
 
 
-def legend() -> RenderableType:
-    """Glyph chip + name per band kind, three to a row, so a chip never wraps away from its name."""
-    grid = Table.grid(padding=(0, 2))
-    for _ in range(3):
-        grid.add_column(no_wrap=True)
+def legend(*, dump: bool | None = False) -> RenderableType:
+    """Glyph chip + name per band kind, three to a row, so a chip never wraps away from its name.
+
+    `dump`: add the loaded-dump column's glyphs (None: add them, saying they need --vmcore)."""
     cells = []
     for band, label in BAND_LABEL.items():
         t = Text(no_wrap=True)
         t.append(f" {BAND_GLYPH[band] * 2} ", style=band_style(band))
         t.append(f" {label}")
         cells.append(t)
-    for i in range(0, len(cells), 3):
-        row = cells[i:i + 3]
-        grid.add_row(*row, *[Text("")] * (3 - len(row)))
-    return Group(grid, Text(" ● in vmcore  ◐ partly  ○ not (active policy)", style="dim"))
+    # as many columns as the panel fits (three at 200 columns, two at 80): names are never cut
+    grid = Columns(cells, padding=(0, 2), equal=True, column_first=False)
+    lines = [grid, Text(" ● in vmcore  ◐ partly  ○ not (active policy)", style="dim")]
+    if dump is not False:
+        t = Text(" ")
+        for mark, glyph in DUMP_GLYPH.items():
+            t.append(glyph, style=DUMP_FG[mark])
+            t.append(f" {DUMP_LABEL[mark]}  ", style="dim")
+        t.append("(the loaded dump file" + (", with --vmcore)" if dump is None else ")"), style="dim")
+        lines.append(t)
+    return Group(*lines)
 
 
 def build_details(state: TuiState, key: str | None) -> RenderableType:
@@ -136,7 +143,7 @@ def overview(state: TuiState) -> RenderableType:
     parts.append(findings_block(mm.findings) if mm.findings else Text("none", style="dim"))
     parts.append(Text(""))
     parts.append(heading("Legend"))
-    parts.append(legend())
+    parts.append(legend(dump=state.loaded.dump is not None))
     parts.append(Text(""))
     parts.append(Text(PROPOSAL_NOTE, style="italic #8a8f98"))
     return Group(*parts)
@@ -268,6 +275,9 @@ def dump_details(state: TuiState, region: Region) -> RenderableType | None:
     t = Table.grid(padding=(0, 1))
     t.add_column(style="dim", no_wrap=True)
     t.add_column()
+    placed = sum(r.size_bytes for r in region.ranges)
+    if placed:
+        t.add_row(Text("map"), _dump_mark_text(dump_mark_of(placed, st.covered_bytes, st.present_bytes)))
     t.add_row(Text("covered"), Text(f"{exact_size(st.covered_bytes)} by the dump's segments"))
     t.add_row(Text("present"), Text(f"{exact_size(st.present_bytes)} of page data"))
     if st.excluded_pages:
@@ -277,6 +287,28 @@ def dump_details(state: TuiState, region: Region) -> RenderableType | None:
         t.add_row(Text("zero"), Text(f"{st.zero_pages:,} pages stored as the zero page"))
     t.add_row(Text("on disk"), Text("unknown (cut file)" if st.on_disk_bytes is None
                                     else exact_size(st.on_disk_bytes)))
+    return t
+
+
+def _dump_mark_text(mark: str) -> Text:
+    t = Text()
+    t.append(DUMP_GLYPH[mark], style=DUMP_FG[mark])
+    t.append(f" {DUMP_WHY[mark]}")
+    return t
+
+
+def range_dump_block(state: TuiState, rng: Range) -> RenderableType | None:
+    """A RAM bank or hole in the loaded dump: the map's dump column, spelled out."""
+    got = state.dump_presence(rng)
+    if got is None:
+        return None
+    covered, present = got
+    t = Table.grid(padding=(0, 1))
+    t.add_column(style="dim", no_wrap=True)
+    t.add_column()
+    t.add_row(Text("map"), _dump_mark_text(dump_mark_of(rng.size_bytes, covered, present)))
+    t.add_row(Text("covered"), Text(exact_size(covered)))
+    t.add_row(Text("present"), Text(f"{exact_size(present)} of page data"))
     return t
 
 
@@ -333,6 +365,10 @@ def ram_details(state: TuiState, bank: Range) -> RenderableType:
         dumped = sum(x.size_bytes for r in state.results[p].dumped if (x := r.intersection(bank)))
         pt.add_row(Text(p, style="bold" if p == state.policy else ""), Text(exact_size(dumped)))
     parts.append(pt)
+    dump = range_dump_block(state, bank)
+    if dump is not None:
+        parts.append(heading("In the loaded dump"))
+        parts.append(dump)
     io = state.iomem_overlapping(bank)
     if io:
         parts.append(heading("/proc/iomem"))
@@ -367,6 +403,11 @@ def iomem_details(state: TuiState, index: int) -> RenderableType:
 
 
 def hole_details(state: TuiState, rng: Range) -> RenderableType:
-    return Group(Text(" hole", style="bold"),
-                 Text(f"{kernel_mem(rng)}\n{exact_size(rng.size_bytes)} with no RAM, region or iomem range\n"
-                      "(collapsed to one row on the map)"))
+    parts: list[RenderableType] = [
+        Text(" hole", style="bold"),
+        Text(f"{kernel_mem(rng)}\n{exact_size(rng.size_bytes)} with no RAM, region or iomem range\n"
+             "(collapsed to one row on the map)")]
+    dump = range_dump_block(state, rng)
+    if dump is not None:
+        parts += [heading("In the loaded dump"), dump]
+    return Group(*parts)

@@ -50,7 +50,7 @@ class HelpScreen(ModalScreen[None]):
             yield Static(Text("\nPolicies", style="bold #ffd75f"))
             yield Static(policies)
             yield Static(Text("\nLegend (band map)", style="bold #ffd75f"))
-            yield Static(legend())
+            yield Static(legend(dump=None))
             yield Static(Text("\n" + PROPOSAL_NOTE, style="italic #8a8f98"))
             yield Static(Text("\nescape closes this help", style="dim"))
 
@@ -94,6 +94,16 @@ class JumpScreen(ModalScreen[str | None]):
         self.dismiss(None)
 
 
+class Tick(Checkbox):
+    """A checkbox whose state reads without colour: `X` when on, blank when off (Textual draws
+    `X` in both states and tells them apart by colour alone, lost under NO_COLOR)."""
+
+    @property
+    def _button(self):
+        self.BUTTON_INNER = "X" if self.value else " "
+        return super()._button
+
+
 def default_output(dtb: str, suffix: str) -> str:
     """In the working directory (the input's may be read-only), never the input's own name."""
     stem = Path(dtb).name
@@ -128,21 +138,27 @@ class ExportScreen(ModalScreen[list[str] | None]):
         else:
             summary.append("No toggles yet: select a /reserved-memory node and press n first.\n", style="#e8c547")
         summary.rstrip()
-        with Vertical(id="export-box"):
+        with VerticalScroll(id="export-box"):   # scrolls on a short terminal: nothing unreachable
             yield Label(Text("Export linux,no-dump changes", style="bold"))
             yield Static(Text(PROPOSAL_NOTE, style="italic #8a8f98"), id="export-note")
             yield Static(Text(f"input (never overwritten): {dtb or 'no DTB loaded'}", style="dim"))
             yield Static(summary, id="export-summary")
             with Horizontal(classes="export-row"):
-                yield Checkbox("Patched DTB", value=True, id="want-dtb", compact=True)
+                yield Tick("Patched DTB", value=True, id="want-dtb", compact=True)
                 yield Input(default_output(dtb or "board", ".dtb"), id="out-dtb", compact=True)
             with Horizontal(classes="export-row"):
-                yield Checkbox("Overlay .dtbo", value=False, id="want-overlay", compact=True)
+                yield Tick("Overlay .dtbo", value=False, id="want-overlay", compact=True)
                 yield Input(default_output(dtb or "board", ".dtbo"), id="out-overlay", compact=True)
             with Horizontal(classes="export-row"):
-                yield Checkbox("DTS patch", value=False, id="want-dts", compact=True)
+                yield Tick("DTS patch", value=False, id="want-dts", compact=True)
                 yield Input(self._dts_guess(dtb), placeholder="board .dts source", id="dts-src", compact=True)
                 yield Input(default_output(dtb or "board", ".patch"), id="out-dts", compact=True)
+            with Horizontal(classes="export-row", id="dtsi-row"):
+                # nodes defined in a .dtsi shared by other boards: patch the board file instead
+                yield Tick("shared .dtsi nodes: `&label { linux,no-dump; };` in the board .dts",
+                           value=False, id="dtsi-override", compact=True,
+                           tooltip="Nodes defined in a .dtsi other boards include: override them by label "
+                                   "in the board .dts instead of editing the shared .dtsi")
             with Horizontal(id="export-buttons"):
                 yield Static(Text("ctrl+s export · esc cancel · verified with dtc before anything is written",
                                   style="dim"), id="export-hint")
@@ -190,6 +206,7 @@ class ExportScreen(ModalScreen[list[str] | None]):
         if self._checked("want-dts"):
             kw["dts"] = self._value("dts-src") or None
             kw["dts_patch"] = self._value("out-dts")
+            kw["dtsi_override"] = self._checked("dtsi-override")
         if not any(kw.get(k) for k in ("output", "overlay", "dts_patch")):
             self._show(Text("choose at least one output", style="#e8c547"))
             return
@@ -228,7 +245,8 @@ class ExportScreen(ModalScreen[list[str] | None]):
             t.append(f"✓ wrote {p}\n", style="bold #4cc38a")
         for w in result.warnings:
             t.append(f"{w.level}: ", style=LEVEL_STYLE.get(Level(w.level), ""))
-            t.append(f"{w.message}\n")
+            # the engine words its advice for the CLI; here the option is a box in this dialog
+            t.append(w.message.replace("--dtsi-override", "the shared-.dtsi box") + "\n")
         t.rstrip()
         self.written = [str(p) for p in result.written]
         self._show(t)

@@ -33,6 +33,7 @@ class TuiState:
     redo_stack: list[tuple[str, bool, bool]] = field(default_factory=list)
     _account: object | None = None
     _verdict: object | None = None
+    _presence: dict[tuple[int, int], tuple[int, int]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.recompute()
@@ -67,6 +68,34 @@ class TuiState:
             from memmap_tui.core.dump import check_policy
             self._verdict = check_policy(self.mm, layout)
         return self._verdict
+
+    def dump_presence(self, rng: Range) -> tuple[int, int] | None:
+        """(covered, present) bytes of `rng` in the loaded dump; None when no dump is loaded.
+
+        For the band map: one call per band per frame, so cached, and for kdump files counted
+        from the two bitmaps alone (page descriptors, i.e. file reads, only for the details)."""
+        layout = self.loaded.dump
+        if layout is None:
+            return None
+        key = (rng.start, rng.end)
+        hit = self._presence.get(key)
+        if hit is None:
+            from memmap_tui.core.dump import BitmapIndex
+            idx = layout.index
+            if isinstance(idx, BitmapIndex):
+                hit = (idx._bytes(idx.bm1, rng), idx._bytes(idx.bm2, rng))
+            else:
+                st = layout.stats([rng])[0]
+                hit = (st.covered_bytes, st.present_bytes)
+            self._presence[key] = hit
+        return hit
+
+    def dump_mark(self, rng: Range) -> str | None:
+        """What the loaded dump holds of `rng`: held, partly, filtered, absent (None: no dump)."""
+        got = self.dump_presence(rng)
+        if got is None:
+            return None
+        return dump_mark_of(rng.size_bytes, *got)
 
     # -- toggles -------------------------------------------------------------------
     def can_toggle(self, region: Region) -> str | None:
@@ -152,8 +181,12 @@ class TuiState:
         text = needle.strip()
         if not text:
             return None, "type a node name, label, path or address"
+        if text.lower().replace("_", "") == "0x" or (text.lower().startswith("0x") and _parse_addr(text) is None):
+            return None, f"{text!r} is not a hex address (0x followed by hex digits)"
         addr = _parse_addr(text)
         if addr is not None:
+            if addr >= 1 << 64:
+                return None, f"{text} is beyond the 64-bit physical address space"
             region = self.mm.region_at(addr)
             if region is not None:
                 return f"region:{region.id}", f"{addr:#x} is in {region.name}"
@@ -163,7 +196,13 @@ class TuiState:
             for i, e in enumerate(self.mm.iomem):
                 if e.depth == 0 and e.range.contains(addr):
                     return f"iomem:{i}", f"{addr:#x} is in iomem {e.name}"
+            for rng, band, _rid in self.mm.bands():
+                if band is Band.HOLE and rng.contains(addr):   # the collapsed hole row on the map
+                    return (f"hole:{rng.start}:{rng.end}",
+                            f"{addr:#x} is in a {exact_size(rng.size_bytes)} hole (no RAM, region or iomem)")
             return None, f"{addr:#x} is in no known region, RAM bank or iomem range"
+        if not text.lstrip("&"):
+            return None, "type a label after &"
         matches = self.mm.find(text)
         if not matches:
             low = text.lower().lstrip("&")
@@ -187,6 +226,15 @@ def band_key(state: TuiState, rng: Range, band: Band, rid: str | None) -> str:
             if e.depth == 0 and e.range.contains(rng.start):
                 return f"iomem:{i}"
     return f"hole:{rng.start}:{rng.end}"
+
+
+def dump_mark_of(size_bytes: int, covered_bytes: int, present_bytes: int) -> str:
+    """held (every byte in the file), partly, filtered (covered, no page kept), absent."""
+    if covered_bytes == 0:
+        return "absent"
+    if present_bytes >= size_bytes:
+        return "held"
+    return "filtered" if present_bytes == 0 else "partly"
 
 
 def _parse_addr(text: str) -> int | None:

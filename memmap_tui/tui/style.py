@@ -69,3 +69,16 @@ def band_style(band: Band) -> Style:
 
 def band_fill(band: Band, width: int) -> str:
     return BAND_GLYPH[band] * width
+
+
+# The loaded dump, per band (one narrow column right of the policy marker on the map):
+# what the vmcore file actually holds, as opposed to what a policy predicts.
+DUMP_GLYPH = {"held": "■", "partly": "◧", "filtered": "□", "absent": "·"}
+DUMP_FG = {"held": "#4cc38a", "partly": "#e8c547", "filtered": "#e8c547", "absent": "#6c7078"}
+DUMP_LABEL = {"held": "held", "partly": "part", "filtered": "filtered", "absent": "none"}
+DUMP_WHY = {
+    "held": "every byte is in the dump file",
+    "partly": "part of it is in the dump file (the rest filtered out or not covered)",
+    "filtered": "covered by the dump, but every page was filtered out (dump level)",
+    "absent": "not covered by the dump at all",
+}

@@ -12,7 +12,7 @@ from memmap_tui.core.model import Band, Region, RegionKind
 from memmap_tui.core.policy import POLICIES
 from memmap_tui.core.units import capture_seconds, compact_hex, exact_size
 from memmap_tui.tui.state import TuiState
-from memmap_tui.tui.style import BAND_GLYPH, KIND_FG, band_style
+from memmap_tui.tui.style import BAND_GLYPH, DUMP_FG, DUMP_GLYPH, DUMP_LABEL, KIND_FG, band_style
 
 
 def region_label(state: TuiState, region: Region) -> Text:
@@ -100,6 +100,26 @@ class RegionTree(Tree[str]):
     def _group(title: str, extra: str) -> Text:
         return Text.assemble((title, "bold"), (f"  {extra}", "dim"))
 
+    def content_width(self) -> int:
+        """Cells the widest line needs: guide (2 per level below the top) + the label."""
+        widest = 0
+        for node in self.nodes_by_key.values():
+            depth, parent = 0, node.parent
+            while parent is not None and parent is not self.root:
+                depth, parent = depth + 1, parent.parent
+            # top level: the expand icon; below: the guides (leaves draw no icon)
+            widest = max(widest, 2 * max(1, depth) + node.label.cell_len)
+        return widest
+
+    def watch_hover_line(self, previous_hover_line: int, hover_line: int) -> None:
+        """The full label as a tooltip when the hovered line is cut by the panel's width."""
+        super().watch_hover_line(previous_hover_line, hover_line)
+        node = self._get_node(hover_line)
+        text = None
+        if node is not None and node.label.cell_len + 2 > self.scrollable_content_region.width:
+            text = node.label.copy()
+        self.tooltip = text
+
     def refresh_labels(self) -> None:
         for key, node in self.nodes_by_key.items():
             if key.startswith("region:"):
@@ -134,12 +154,18 @@ SHORT_LABEL = {
 class MapLegend(Static):
     """Under the band map: a glyph per kind and the zoom level; two lines at 36 columns."""
 
-    def show(self, zoom_index: int, zoom_levels: int, policy: str) -> None:
+    def show(self, zoom_index: int, zoom_levels: int, policy: str, *, dump: bool = False) -> None:
         t = Text()
         for band, label in SHORT_LABEL.items():
             t.append(BAND_GLYPH[band], style=band_style(band))
             t.append(f" {label} ")
-        t.append(f" zoom {zoom_index + 1}/{zoom_levels}", style="dim")
+        t.append(f" zoom\u00a0{zoom_index + 1}/{zoom_levels}", style="dim")   # never split across lines
+        if dump:
+            # the second marker column: what the loaded file holds, next to the policy's prediction
+            t.append("\ndump", style="dim")
+            for mark, glyph in DUMP_GLYPH.items():
+                t.append(f" {glyph}", style=DUMP_FG[mark])
+                t.append(f"\u00a0{DUMP_LABEL[mark]}", style="dim")
         self.update(t)
 
 
@@ -206,7 +232,7 @@ class PolicyCard(Static):
                 t.append(f" ~{res.dumped_bytes / (1 << 30):.2f} GiB", style="dim")
             t.append(f"\n  {exact_size(res.dumped_bytes)} · {capture_seconds(res.dumped_bytes, speed):.1f} s\n")
         else:
-            t.append("\n  vmcore: RAM unknown (--ram)\n", style="#e8c547")
+            t.append("\n  RAM unknown (--ram)\n", style="#e8c547")   # fits a 26-column card
         if self.policy == "today":
             t.append("  baseline", style="dim")
         else:
