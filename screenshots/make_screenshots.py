@@ -3,7 +3,8 @@
     python screenshots/make_screenshots.py [--out screenshots/]
 
 Needs `rsvg-convert` (Debian/Ubuntu: librsvg2-bin) for the PNGs; the SVGs need nothing.
-Inputs: the bundled demo board (sample-data) and one corpus board (sm8450-hdk, 43 carveouts).
+Inputs: the bundled demo board (sample-data), one corpus board (sm8450-hdk, 43 carveouts) and
+the real arm64 boot with its makedumpfile -d 31 dump (the band map's dump column).
 """
 
 from __future__ import annotations
@@ -33,6 +34,13 @@ def demo():
 
 def sm8450():
     return load(Options(dtb=str(CORPUS / "dtb/qcom/sm8450-hdk.dtb"), ram=("8G@0x80000000",)))
+
+
+def real_boot_with_dump():
+    return load(Options(dtb=str(CORPUS / "dtb/qemu/virt-aarch64-1G-rsv.dtb"),
+                        iomem=str(CORPUS / "iomem/aarch64-qemu-virt-guest.txt"),
+                        dmesg=str(CORPUS / "boot/console.log"),
+                        vmcore=str(CORPUS / "vmcore/qemu-aarch64.d31.kdump.meta-only")))
 
 
 async def shoot(loaded, name: str, out: Path, size=(120, 40), keys: tuple[str, ...] = (), select: str | None = None,
@@ -91,6 +99,9 @@ async def all_shots(out: Path) -> list[Path]:
     ]
     if (CORPUS / "dtb/qcom/sm8450-hdk.dtb").exists():
         shots.append(await shoot(sm8450(), "sm8450-hdk", out, keys=("p", "p")))
+    if (CORPUS / "vmcore/qemu-aarch64.d31.kdump.meta-only").exists():
+        # the support engineer's view: the real boot and its makedumpfile -d 31 dump
+        shots.append(await shoot(real_boot_with_dump(), "vmcore", out, select="region:crashkernel"))
     return shots
 
 
