@@ -345,3 +345,24 @@ def test_generic_carveout_names_show_their_compatible_and_ram_unknown_fits():
                 assert "RAM unknown (--ram)" in lines[1]
                 assert max(len(x) for x in lines) <= card.size.width
     run(go())
+
+
+def test_palette_toggle_selects_the_region_it_changed():
+    """Toggling from the command palette left the details on the overview: nothing showed what moved."""
+    async def go():
+        app = MemmapApp(sample())
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            assert app.selected_key == "overview"
+            before = app.state.results["no-dump-v1"].savings_bytes
+            await pilot.press("ctrl+p")
+            await pilot.pause()
+            await pilot.press(*"Set linux,no-dump on /reserved-memory/gpu@90000000")
+            await pilot.pause(0.3)
+            await pilot.press("enter")
+            await pilot.pause()
+            gpu = "/reserved-memory/gpu@90000000"
+            assert app.state.results["no-dump-v1"].savings_bytes - before == 96 << 20
+            assert app.selected_key == f"region:{gpu}"
+            assert app.query_one(BandMap).selected_key == f"region:{gpu}"
+    run(go())

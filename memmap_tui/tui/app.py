@@ -170,6 +170,8 @@ class MemmapApp(App[None]):
             return
         outcome = self.state.toggle(region_id)
         self._quit_armed = False
+        if self.selected_key != f"region:{region_id}":
+            self.select(f"region:{region_id}")   # from the palette: show what changed
         self.refresh_numbers()
         effective = outcome.effect is ToggleEffect.EFFECTIVE
         self.notify(Text(outcome.message), title="linux,no-dump",

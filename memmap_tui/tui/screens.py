@@ -36,14 +36,18 @@ class HelpScreen(ModalScreen[None]):
         keys.add_column(style="dim")
         for key, desc, where in self.key_rows:
             keys.add_row(Text(key), Text(desc), Text(where))
-        policies = Text()
-        policies.append("today", style="bold")
-        policies.append("             what current kernels put in a vmcore: RAM minus no-map minus the crash kernel\n")
-        policies.append("no-dump-v1", style="bold")
-        policies.append("        kernels carrying the v1 series: also drops nodes tagged linux,no-dump and /memreserve/\n")
-        policies.append("exclude-reserved", style="bold")
-        policies.append("  the v2+ series: drops every reserved region except CMA — no DT change needed\n")
-        policies.append("Both proposals change only kexec_file on arm64/riscv/loongarch.", style="dim")
+        # a grid, so a wrapped description stays in its column on a narrow terminal
+        policies = Table.grid(padding=(0, 2))
+        policies.add_column(style="bold", no_wrap=True)
+        policies.add_column()
+        policies.add_row(Text("today"), Text("what current kernels put in a vmcore: RAM minus no-map minus "
+                                             "the crash kernel"))
+        policies.add_row(Text("no-dump-v1"), Text("kernels carrying the v1 series: also drops nodes tagged "
+                                                  "linux,no-dump and /memreserve/"))
+        policies.add_row(Text("exclude-reserved"), Text("the v2+ series: drops every reserved region except "
+                                                        "CMA — no DT change needed"))
+        policies.add_row(Text(""), Text("Both proposals change only kexec_file on arm64/riscv/loongarch.",
+                                        style="dim"))
         with VerticalScroll(id="help-body"):
             yield Static(Text("memmap-tui — keys", style="bold"), classes="help-title")
             yield Static(keys)
