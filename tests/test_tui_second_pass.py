@@ -366,3 +366,24 @@ def test_palette_toggle_selects_the_region_it_changed():
             assert app.selected_key == f"region:{gpu}"
             assert app.query_one(BandMap).selected_key == f"region:{gpu}"
     run(go())
+
+
+def test_dump_only_mode_export_says_there_is_no_dtb():
+    """--vmcore with --iomem and no DTB: `e` used to open a dialog offering board.no-dump.dtb."""
+    if not FLAT.exists():
+        pytest.skip("flattened dump not in corpus")
+    loaded = load(Options(vmcore=str(FLAT), iomem=str(BOOT_IOMEM)))
+
+    async def go():
+        app = MemmapApp(loaded)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            await pilot.press("e")
+            await pilot.pause()
+            assert not isinstance(app.screen, ExportScreen)
+            assert any("none is loaded" in str(n.message) for n in app._notifications)
+            app.select(f"ram:{0x4000_0000}")
+            await pilot.pause()
+            from tests.test_tui_app import details_text
+            assert "1 reserved region inside" in details_text(app)   # the crash kernel
+    run(go())

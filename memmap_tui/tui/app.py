@@ -249,6 +249,11 @@ class MemmapApp(App[None]):
         self.push_screen(JumpScreen(self.state), done)
 
     def action_export(self) -> None:
+        if not self.state.loaded.options.dtb:
+            # dump-only mode (--vmcore/--iomem): there is no device tree to patch
+            self.notify(Text("export patches a DTB: none is loaded (give the board's DTB as the argument)"),
+                        title="Export", severity="warning")
+            return
         self.push_screen(ExportScreen(self.state))
 
     def action_help(self) -> None:

@@ -355,7 +355,8 @@ def ram_details(state: TuiState, bank: Range) -> RenderableType:
     t.append(f"{kernel_mem(bank)}\n{exact_size(bank.size_bytes)} ({bank.size_bytes:,} bytes), from {mm.ram_source}\n")
     inside = [r for r in mm.regions if r.placed and r.reserves_memory and any(x.overlaps(bank) for x in r.ranges)]
     taken = sum(x.size_bytes for r in inside for x in r.ranges if x.overlaps(bank))
-    t.append(f"{len(inside)} reserved regions inside, {exact_size(taken)} in total\n", style="dim")
+    t.append(f"{len(inside)} reserved region{'s' * (len(inside) != 1)} inside, {exact_size(taken)} in total\n",
+             style="dim")
     parts.append(t)
     parts.append(heading("In the vmcore"))
     pt = Table.grid(padding=(0, 1))
