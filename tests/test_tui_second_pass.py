@@ -387,3 +387,46 @@ def test_dump_only_mode_export_says_there_is_no_dtb():
             from tests.test_tui_app import details_text
             assert "1 reserved region inside" in details_text(app)   # the crash kernel
     run(go())
+
+
+def test_tree_on_a_narrow_terminal_takes_the_maps_place():
+    """At 80x24, `t` squeezed the details to ~10 columns (tree 30 + map 38 + details)."""
+    async def go():
+        app = MemmapApp(sample())
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            tree, mapcol = app.query_one(RegionTree), app.query_one("#map-col")
+            details = app.query_one("#details-scroll")
+            assert not tree.display and mapcol.display
+            await pilot.press("t")
+            await pilot.pause()
+            assert tree.display and not mapcol.display and app.focused is tree
+            assert details.size.width >= 36
+            await pilot.press("down", "down")      # the tree drives the details as before
+            await pilot.pause()
+            assert app.selected_key.startswith("ram:")
+            await pilot.press("t")
+            await pilot.pause()
+            assert not tree.display and mapcol.display and app.focused is app.query_one(BandMap)
+    run(go())
+
+
+def test_resize_under_a_dialog_reaches_the_main_screen():
+    """A resize with the export dialog open set the layout class on the dialog, not the main screen."""
+    async def go():
+        app = MemmapApp(sample())
+        async with app.run_test(size=(200, 50)) as pilot:
+            app.select("region:/reserved-memory/camera@a4000000")
+            await pilot.press("n", "e")
+            await pilot.pause()
+            assert isinstance(app.screen, ExportScreen)
+            await pilot.resize_terminal(80, 24)
+            await pilot.pause()
+            assert not app.screen.has_class("-narrow")
+            await pilot.press("escape")
+            await pilot.pause()
+            assert app.screen.has_class("-narrow") and not app.query_one(RegionTree).display
+            await pilot.resize_terminal(200, 50)
+            await pilot.pause()
+            assert not app.screen.has_class("-narrow") and app.query_one(RegionTree).display
+    run(go())

@@ -89,13 +89,19 @@ class MemmapApp(App[None]):
 
     def _apply_width(self, width: int) -> None:
         narrow = width < NARROW_WIDTH
-        self.screen.set_class(narrow, "-narrow")
+        main = self.screen_stack[0]   # not self.screen: a resize under a dialog must reach the main screen
+        main.set_class(narrow, "-narrow")
         tree = self.query_one(RegionTree)
         if self._tree_hidden_by_user is None:
             tree.display = not narrow
+        # tree, map and details do not fit side by side on a narrow terminal: a tree shown
+        # there (t) takes the map's place, so the details stay readable
+        main.set_class(narrow and tree.display, "-tree-not-map")
         self._fit_tree(width)
         if not tree.display and tree.has_focus:
             self.query_one("#map").focus()
+        if narrow and tree.display and self.query_one("#map").has_focus:
+            tree.focus()
         bm = self.query_one(BandMap)
         bm.call_after_refresh(bm.scroll_to_selected)   # the selection stays in view across a resize
 
@@ -227,6 +233,7 @@ class MemmapApp(App[None]):
         tree = self.query_one("#tree")
         tree.display = not tree.display
         self._tree_hidden_by_user = not tree.display
+        self._apply_width(self.size.width)
         (tree if tree.display else self.query_one("#map")).focus()
 
     async def action_quit(self) -> None:
