@@ -64,6 +64,9 @@ def test_jump_odd_inputs_say_what_is_wrong():
     assert key is None and "64-bit" in why
     key, why = state.find("0x10")         # below everything known: nothing to show
     assert key is None and "no known region" in why
+    key, why = state.find("reserved-memory")   # ambiguous: the others are named, to type more
+    assert key == "region:/reserved-memory/modem@86000000"
+    assert "first of 9" in why and "also wlan@8c000000, dsp@8e000000" in why
 
 
 def test_jump_to_an_address_in_a_hole_selects_the_hole_row():

@@ -210,7 +210,10 @@ class TuiState:
                        if low in r.id.lower() or any(low in label.lower() for label in r.labels)]
         if not matches:
             return None, f"no region named {text!r}"
-        extra = f" (first of {len(matches)})" if len(matches) > 1 else ""
+        extra = ""
+        if len(matches) > 1:   # name the others, so the user can type more of the one they meant
+            others = ", ".join(r.name for r in matches[1:4]) + (", …" if len(matches) > 4 else "")
+            extra = f" (first of {len(matches)}; also {others})"
         return f"region:{matches[0].id}", f"{matches[0].id}{extra}"
 
 
