@@ -317,23 +317,24 @@ def dump_overview(state: TuiState) -> RenderableType | None:
     account = state.dump_account()
     if layout is None or account is None:
         return None
-    t = Text()
-    t.append("file   ", style="dim")
-    t.append(f"{layout.path}\n")
-    t.append("format ", style="dim")
-    t.append(f"{layout.format}" + (f", {layout.compression}" if layout.compression else "")
-             + (f", dump level {layout.dump_level}" if layout.dump_level is not None else "")
-             + (f", made by {layout.producer}" if layout.producer else "") + "\n")
+    # a grid: wrapped values (long paths, the verdict's notes) stay in their column
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(style="dim", no_wrap=True)
+    grid.add_column(overflow="fold")
+    _kv(grid, "file", layout.path)
+    _kv(grid, "format", f"{layout.format}" + (f", {layout.compression}" if layout.compression else "")
+        + (f", dump level {layout.dump_level}" if layout.dump_level is not None else "")
+        + (f", made by {layout.producer}" if layout.producer else ""))
     tot = account.totals
-    t.append("holds  ", style="dim")
-    t.append(f"{exact_size(tot.covered_bytes)} covered, {exact_size(tot.present_bytes)} present"
-             + ("" if tot.on_disk_bytes is None else f", {exact_size(tot.on_disk_bytes)} on disk") + "\n")
+    _kv(grid, "holds", f"{exact_size(tot.covered_bytes)} covered, {exact_size(tot.present_bytes)} present"
+        + ("" if tot.on_disk_bytes is None else f", {exact_size(tot.on_disk_bytes)} on disk"))
     verdict = state.dump_verdict()
     if verdict is not None:
-        t.append("policy ", style="dim")
-        t.append(verdict.text + "\n", style="#4cc38a" if verdict.matches else "#e8c547")
+        v = Text(verdict.text, style="#4cc38a" if verdict.matches else "#e8c547")
         for note in verdict.notes:
-            t.append(f"       {note}\n", style="dim")
+            v.append(f"\n{note}", style="dim")
+        _kv(grid, "policy", v)
+    t = Text()
     listed = {f.message for f in state.mm.findings}   # inputs.py may already carry them
     for f in layout.findings:
         if f.message in listed:
@@ -341,7 +342,7 @@ def dump_overview(state: TuiState) -> RenderableType | None:
         t.append(f"{f.level}: ", style=LEVEL_STYLE[f.level])
         t.append(f"{f.message}\n")
     t.rstrip()
-    return t
+    return Group(grid, t) if t.plain else grid
 
 
 def ram_details(state: TuiState, bank: Range) -> RenderableType:
