@@ -26,6 +26,7 @@ NARROW_WIDTH = 110  # below this the tree panel hides (t shows it) so map and de
 class MemmapApp(App[None]):
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses (bench, tests) live elsewhere
     TITLE = "memmap-tui"
+    NOTIFICATION_TIMEOUT = 3   # quick toggles/undos stacked 5 s toasts over the details at 80x24
     COMMANDS = App.COMMANDS | {MemmapCommands}
     BINDINGS = [
         Binding("n", "toggle_no_dump", "No-dump", id="toggle-no-dump",
@@ -242,7 +243,7 @@ class MemmapApp(App[None]):
         if changes and not self._quit_armed:
             self._quit_armed = True
             self.notify(f"{changes} toggle{'s' * (changes != 1)} not exported: press q again to quit, "
-                        "e to export", title="Quit", severity="warning")
+                        "e to export", title="Quit", severity="warning", timeout=8)
             return
         self.exit()
 
