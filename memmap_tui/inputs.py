@@ -65,6 +65,8 @@ def parse_ram_spec(spec: str) -> Range:
             raise ValueError
     except ValueError:
         raise InputError(None, f"--ram {spec!r}: expected SIZE@BASE, e.g. 8G@0x80000000") from None
+    if base + size > 1 << 64:
+        raise InputError(None, f"--ram {spec!r}: the bank ends beyond the 64-bit physical address space")
     return Range(base, base + size)
 
 

@@ -84,6 +84,7 @@ def test_unknown_no_dump_path():
 
 def test_bad_ram_and_options():
     _assert_clean_error(run_cli("report", RSV_DTB, "--ram", "lots"), "--ram")
+    _assert_clean_error(run_cli("report", RSV_DTB, "--ram", "1G@0xffffffffffffffff"), "--ram", "64-bit")
     _assert_clean_error(run_cli("report", RSV_DTB, "--kernel", "seven"), "--kernel")
     _assert_clean_error(run_cli("report", RSV_DTB, "--arch", "vax"), "vax")
 
