@@ -91,3 +91,19 @@ def test_ram_matches_dtc_memory_nodes(dtb):
     assert doc["ram"] == [{"start": s, "end": e} for s, e in merged]
     if not merged:
         assert doc["policies"]["today"]["dumped_bytes"] is None
+
+
+@pytest.mark.parametrize("dtb", corpus_dtbs(), ids=lambda p: p.name)
+def test_memory_region_users_match_dtc(dtb):
+    doc = json.loads(run_cli("report", "--json", dtb).stdout)
+    nodes, _ = parse(decompile(dtb))
+    by_phandle = {n.cells("phandle")[0]: path for path, n in nodes.items() if "phandle" in n.props}
+    expected: dict[str, list[str]] = {}
+    for path, n in nodes.items():
+        if "memory-region" in n.props:
+            disabled = n.props.get("status", '"okay"').strip('"') not in ("okay", "ok")
+            for ph in n.cells("memory-region"):
+                if ph in by_phandle:
+                    expected.setdefault(by_phandle[ph], []).append(path + (" (disabled)" if disabled else ""))
+    for r in doc["regions"]:
+        assert sorted(r["used_by"]) == sorted(expected.get(r["id"], [])), r["id"]

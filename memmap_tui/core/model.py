@@ -89,6 +89,7 @@ class Region:
     alloc_ranges: tuple[Range, ...] = ()
     placement_source: str | None = None   # "dt", "dmesg", "iomem", "bootargs", "vmcore"
     properties: tuple[tuple[str, str], ...] = ()   # (name, readable value) for details views
+    users: tuple[str, ...] = ()   # DT paths of devices whose `memory-region` points here
     notes: tuple[str, ...] = ()   # why-lines for details views (placement, failures)
 
     @property

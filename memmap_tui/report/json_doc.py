@@ -36,6 +36,7 @@ def build_report(mm: MemoryMap, *, write_speed_mbps: float,
             "compatible": list(r.compatible),
             "reg": _ranges(r.reg),
             "placement": r.placement_source,
+            "used_by": list(r.users),
             "no_dump_effect": str(toggle_effect(mm, r)),
         })
     policies = {}

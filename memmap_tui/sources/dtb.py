@@ -147,8 +147,31 @@ def decode_dtb(blob: FdtBlob, *, path: str = "<dtb>", kernel: str = "7.2") -> Dt
     info.boot.model = prop_string(model) if model else None
     info.memory_nodes = _memory_nodes(root, addr_cells, size_cells, findings)
     info.regions = _reserved_memory(blob, addr_cells, size_cells, kernel, labels, info)
+    _memory_region_users(blob, info.regions)
     info.regions += _memreserve(blob, info.boot, findings)
     return info
+
+
+def _memory_region_users(blob: FdtBlob, regions: list[Region]) -> None:
+    """Which devices use each carveout (`memory-region = <&phandle ...>`): what BSP engineers
+    look up first when a generic `memory@…` node has to be sized or tagged."""
+    by_phandle: dict[int, str] = {}
+    for path, node in blob.nodes_by_path.items():
+        raw = node.props.get("phandle") or node.props.get("linux,phandle")
+        if raw is not None and len(raw) == 4:
+            by_phandle[prop_u32(raw)] = path
+    users: dict[str, list[str]] = {}
+    for path, node in blob.nodes_by_path.items():
+        raw = node.props.get("memory-region")
+        if raw is None or len(raw) % 4:
+            continue
+        suffix = "" if _is_available(node) else " (disabled)"
+        for phandle in prop_cells(raw):
+            target = by_phandle.get(phandle)
+            if target:
+                users.setdefault(target, []).append(path + suffix)
+    for region in regions:
+        region.users = tuple(users.get(region.id, ()))
 
 
 def _cells(node: FdtNode, prop: str, default: int, findings: list[Finding]) -> int:

@@ -167,6 +167,8 @@ def region_details(state: TuiState, region: Region) -> RenderableType:
     _kv(info, "path", region.id)
     if region.labels:
         _kv(info, "labels", ", ".join(region.labels))
+    if region.users:
+        _kv(info, "used by", "\n".join(region.users))
     _kv(info, "kind", str(region.kind))
     flags = mm.flags(region)
     _kv(info, "flags", Text(" ".join(flags) if flags else "—", style=fg))
