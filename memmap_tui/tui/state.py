@@ -128,18 +128,20 @@ class TuiState:
         return ToggleOutcome(region.id, after, effect, delta, msg)
 
     def undo(self) -> ToggleOutcome | None:
-        if not self.undo_stack:
-            return None
-        rid, before, after = self.undo_stack.pop()
-        self.redo_stack.append((rid, before, after))
-        return self._apply(self.mm.region(rid), after, before, record=False)
+        return self._replay(self.undo_stack, self.redo_stack, backwards=True)
 
     def redo(self) -> ToggleOutcome | None:
-        if not self.redo_stack:
+        return self._replay(self.redo_stack, self.undo_stack, backwards=False)
+
+    def _replay(self, source: list[tuple[str, bool, bool]], target: list[tuple[str, bool, bool]], *,
+                backwards: bool) -> ToggleOutcome | None:
+        """Move one toggle between the stacks and apply it in the direction asked."""
+        if not source:
             return None
-        rid, before, after = self.redo_stack.pop()
-        self.undo_stack.append((rid, before, after))
-        return self._apply(self.mm.region(rid), before, after, record=False)
+        rid, before, after = source.pop()
+        target.append((rid, before, after))
+        old, new = (after, before) if backwards else (before, after)
+        return self._apply(self.mm.region(rid), old, new, record=False)
 
     # -- lookups for the views ----------------------------------------------------------
     def iomem_only(self) -> list[int]:
