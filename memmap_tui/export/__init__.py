@@ -23,6 +23,8 @@ from memmap_tui.export.dtb_patch import (
 )
 from memmap_tui.export.dts_patch import DtsPatch, build_dts_patch, patch_dry_run
 from memmap_tui.export.overlay import build_overlay, verify_overlay
+from memmap_tui.inputs import Options, load, resolve
+from memmap_tui.sources.dtb import read_dtb_bytes
 from memmap_tui.sources.errors import InputError
 from memmap_tui.sources.fdt_blob import FdtError, parse_fdt
 
@@ -52,14 +54,13 @@ class ExportResult:
         return out
 
 
-def _load_mm(dtb: str, include_dirs: Iterable[str], arch: str, loader: str, kernel: str) -> MemoryMap:
-    from memmap_tui.inputs import Options, load  # assembly layer; imported lazily
+def _load_mm(dtb: str, include_dirs: Iterable[str], arch: str, loader: str,
+             kernel: str | None) -> MemoryMap:
     return load(Options(dtb=dtb, arch=arch, loader=loader, kernel=kernel,
                         include_dirs=tuple(include_dirs))).mm
 
 
 def _resolve(mm: MemoryMap, needles: Iterable[str], value: bool, option: str) -> dict[str, bool]:
-    from memmap_tui.inputs import resolve
     return {resolve(mm, n, option).id: value for n in needles}
 
 
@@ -136,7 +137,7 @@ def run_export(dtb: str | os.PathLike, *, output: str | os.PathLike | None = Non
                dtsi_override: bool = False,
                mm: MemoryMap | None = None, changes: dict[str, bool] | None = None,
                no_dump: Iterable[str] = (), dump: Iterable[str] = (),
-               arch: str = "arm64", loader: str = "kexec_file", kernel: str = "7.2",
+               arch: str = "arm64", loader: str = "kexec_file", kernel: str | None = None,
                dry_run: bool = False) -> ExportResult:
     """Build, verify and atomically write the requested outputs.
 
@@ -158,7 +159,6 @@ def run_export(dtb: str | os.PathLike, *, output: str | os.PathLike | None = Non
         raise InputError(None, "two outputs have the same file name")
     targets = {str(o): check_target(o, inputs) for o in outs}
 
-    from memmap_tui.sources.dtb import read_dtb_bytes
     data, _compiled_from = read_dtb_bytes(dtb, tuple(include_dirs))
     if mm is None:
         mm = _load_mm(dtb, include_dirs, arch, loader, kernel)
