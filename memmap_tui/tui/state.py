@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from memmap_tui.core.dump import DumpAccount, Verdict, account_dump, check_policy
 from memmap_tui.core.model import Band, IomemEntry, MemoryMap, Region, RegionKind
 from memmap_tui.core.policy import TOGGLE_WHY, PolicyResult, ToggleEffect, evaluate, toggle_effect
 from memmap_tui.core.ranges import Range
@@ -31,8 +32,8 @@ class TuiState:
     results: dict[str, PolicyResult] = field(default_factory=dict)
     undo_stack: list[tuple[str, bool, bool]] = field(default_factory=list)  # (id, before, after)
     redo_stack: list[tuple[str, bool, bool]] = field(default_factory=list)
-    _account: object | None = None
-    _verdict: object | None = None
+    _account: DumpAccount | None = None
+    _verdict: Verdict | None = None
     _presence: dict[tuple[int, int], tuple[int, int]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -51,21 +52,19 @@ class TuiState:
         self._verdict = None   # the dump check depends on the toggles; the accounting does not
 
     # -- the loaded vmcore (core.dump, when a dump is loaded) ------------------------------
-    def dump_account(self):
+    def dump_account(self) -> DumpAccount | None:
         layout = self.loaded.dump
         if layout is None:
             return None
-        if getattr(self, "_account", None) is None:
-            from memmap_tui.core.dump import account_dump
+        if self._account is None:
             self._account = account_dump(self.mm, layout)
         return self._account
 
-    def dump_verdict(self):
+    def dump_verdict(self) -> Verdict | None:
         layout = self.loaded.dump
         if layout is None:
             return None
         if self._verdict is None:
-            from memmap_tui.core.dump import check_policy
             self._verdict = check_policy(self.mm, layout)
         return self._verdict
 
