@@ -33,7 +33,7 @@ class DumpPath:
     # kexec_load only: how a line counts as RAM and which named lines are cut out again
     ram_line_contains: bool = False      # x86 kexec-tools: name *contains* "System RAM"
     excluded_lines: tuple[str, ...] = ("Crash kernel",)
-    # Calls of_reserved_mem_kdump_exclude() in the no-dump / exclude-reserved series:
+    # Calls of_reserved_mem_kdump_exclude() in the proposed kdump series (v1 and v2+):
     # only this path can honour a policy beyond `today` (domain.md §0, §2.2).
     honours_proposals: bool = False
 
@@ -189,3 +189,9 @@ def is_iomem_ram(rules: ArchRules, name: str) -> bool:
 def iomem_nomap_pairs(rules: ArchRules, lines: Iterable) -> list[tuple[int, int]]:
     """(start, end) of every top-level NOMAP line (`lines`: core.model.IomemEntry)."""
     return [(e.range.start, e.range.end) for e in lines if is_iomem_nomap(rules, e.name, e.depth)]
+
+
+def is_reserved_ram_line(name: str) -> bool:
+    """`reserved`/`Reserved` (any arch: memblock NOMAP or reserved, riscv/loongarch NOMAP,
+    x86 e820 reserved): RAM-side memory the kernel keeps, never device MMIO."""
+    return name.lower() == "reserved"
