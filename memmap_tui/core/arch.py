@@ -2,15 +2,15 @@
 arch decision (domain.md §2–§3, §6).
 
 Every field cites the kernel code it comes from. Nothing here looks at a model: callers
-ask `rules_for(arch)` and read fields (or the two small helpers at the bottom that turn
-an iomem list into ranges the one way every caller needs).
+ask `rules_for(arch)` and read fields; the helpers at the bottom classify an iomem line
+name the one way every caller needs.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Iterable, Mapping
+from typing import Mapping
 
 KiB, MiB, GiB, TiB = 1 << 10, 1 << 20, 1 << 30, 1 << 40
 
@@ -184,11 +184,6 @@ def is_iomem_nomap(rules: ArchRules, name: str, depth: int) -> bool:
 
 def is_iomem_ram(rules: ArchRules, name: str) -> bool:
     return name.startswith(rules.iomem_ram)
-
-
-def iomem_nomap_pairs(rules: ArchRules, lines: Iterable) -> list[tuple[int, int]]:
-    """(start, end) of every top-level NOMAP line (`lines`: core.model.IomemEntry)."""
-    return [(e.range.start, e.range.end) for e in lines if is_iomem_nomap(rules, e.name, e.depth)]
 
 
 def is_reserved_ram_line(name: str) -> bool:
