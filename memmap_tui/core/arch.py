@@ -174,6 +174,16 @@ def rules_for(arch: str) -> ArchRules:
     return ARCH_RULES[arch]
 
 
+def honouring_paths() -> str:
+    """Where the proposals take effect, for prose: "kexec_file on arm64/riscv/loongarch"."""
+    by_loader: dict[str, list[str]] = {}
+    for arch, rules in ARCH_RULES.items():
+        for loader, path in rules.loaders.items():
+            if path.honours_proposals:
+                by_loader.setdefault(loader, []).append(arch)
+    return "; ".join(f"{loader} on {'/'.join(arches)}" for loader, arches in by_loader.items())
+
+
 # -- the two iomem readings every caller shares ------------------------------------
 
 def is_iomem_nomap(rules: ArchRules, name: str, depth: int) -> bool:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Iterator
 
-from memmap_tui.core.arch import (ARCHES, CRASH_CMA, CRASH_LOW_RES, LOADERS, ArchRules, DumpPath,
+from memmap_tui.core.arch import (ARCHES, CRASH_CMA, LOADERS, ArchRules, DumpPath, honouring_paths,
                                   is_iomem_nomap, rules_for)
 from memmap_tui.core.coverage import Coverage, overlaps_by_sweep
 from memmap_tui.core.model import MemoryMap, Region, RegionKind
@@ -44,7 +44,7 @@ TOGGLE_WHY = {
     ToggleEffect.REDUNDANT_NO_MAP: "redundant: no-map memory is never in the vmcore already",
     ToggleEffect.NO_ENTRY: "no effect: the kernel keeps no reserved_mem[] entry for this node",
     ToggleEffect.NOT_RESERVED: "no effect: the kernel does not reserve this node (it stays plain RAM)",
-    ToggleEffect.NOT_APPLICABLE: "no effect: only kexec_file on arm64/riscv/loongarch honours it",
+    ToggleEffect.NOT_APPLICABLE: f"no effect: only {honouring_paths()} honours it",
 }
 
 
