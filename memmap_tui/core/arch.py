@@ -46,13 +46,12 @@ class CrashWindow:
     low_max_bytes: int        # CRASH_ADDR_LOW_MAX (typical value when the kernel computes it)
     low_max_source: str
     high_max_bytes: int | None  # CRASH_ADDR_HIGH_MAX; None = memblock_end_of_DRAM()
-    default_low_bytes: int    # DEFAULT_CRASH_KERNEL_LOW_SIZE
+    default_low_bytes: int = 128 * MiB  # DEFAULT_CRASH_KERNEL_LOW_SIZE (generic)
 
 
 @dataclass(frozen=True, slots=True)
 class ArchRules:
     name: str
-    iomem_ram: str                  # top-level iomem name of usable RAM (prefix match)
     # Top-level iomem name the arch gives a NOMAP memblock.memory region: such a line IS
     # NOMAP memory (declared once here; every view asks `iomem_nomap_ranges`).
     iomem_nomap: str | None
@@ -63,7 +62,8 @@ class ArchRules:
     max_page_order: Mapping[int, int]
     crash: CrashWindow
     loaders: Mapping[str, DumpPath]
-    crashkernel_cma: bool           # crashkernel=,cma implemented (kernel-parameters.txt: X86, PPC)
+    iomem_ram: str = "System RAM"   # top-level iomem name of usable RAM (prefix match)
+    crashkernel_cma: bool = False   # crashkernel=,cma implemented (kernel-parameters.txt: X86, PPC)
 
     def dump_path(self, loader: str) -> DumpPath:
         return self.loaders[loader]
@@ -81,66 +81,54 @@ _KEXEC_LOAD = DumpPath(
     cite="kexec-tools kexec/arch/*/crashdump-*.c: System RAM lines minus Crash kernel lines",
     base="iomem_lines")
 
+
+def _with_kexec_tools(kexec_file: DumpPath) -> Mapping[str, DumpPath]:
+    return MappingProxyType({"kexec_file": kexec_file, "kexec_load": _KEXEC_LOAD})
+
+
 _RULES = (
     ArchRules(
         name="arm64",
-        iomem_ram="System RAM",
         iomem_nomap="reserved",       # arch/arm64/kernel/setup.c request_standard_resources()
         iomem_reserved="reserved",    # reserve_memblock_reserved_regions()
         default_page_size=4 * KiB,
         max_page_order=MappingProxyType({4 * KiB: 10, 16 * KiB: 11, 64 * KiB: 13}),
         crash=CrashWindow(align_bytes=2 * MiB, low_max_bytes=4 * GiB,
                           low_max_source="arm64_dma_phys_limit (4 GiB typical, 1 GiB on RPi4)",
-                          high_max_bytes=1 << 48,  # PHYS_MASK + 1 with 48-bit PA
-                          default_low_bytes=128 * MiB),
-        loaders=MappingProxyType({
-            "kexec_file": DumpPath(
-                cite="arch/arm64/kernel/machine_kexec_file.c prepare_elf_headers()",
-                base="memblock", honours_proposals=True),
-            "kexec_load": _KEXEC_LOAD,
-        }),
-        crashkernel_cma=False,
+                          high_max_bytes=1 << 48),  # PHYS_MASK + 1 with 48-bit PA
+        loaders=_with_kexec_tools(DumpPath(
+            cite="arch/arm64/kernel/machine_kexec_file.c prepare_elf_headers()",
+            base="memblock", honours_proposals=True)),
     ),
     ArchRules(
         name="riscv",
-        iomem_ram="System RAM",
         iomem_nomap="Reserved",       # arch/riscv/kernel/setup.c init_resources()
         iomem_reserved=None,          # reserved ranges inside memory are not added
         default_page_size=4 * KiB,
         max_page_order=MappingProxyType({4 * KiB: 10}),
         crash=CrashWindow(align_bytes=2 * MiB, low_max_bytes=4 * GiB,  # PMD_SIZE
                           low_max_source="dma32_phys_limit (4 GiB typical)",
-                          high_max_bytes=None, default_low_bytes=128 * MiB),
-        loaders=MappingProxyType({
-            "kexec_file": DumpPath(
-                cite="arch/riscv/kernel/machine_kexec_file.c prepare_elf_headers(): "
-                     "walk_system_ram_res(), crashk_res only",
-                base="system_ram_res", excluded_crash=frozenset({CRASH_RES}),
-                honours_proposals=True),
-            "kexec_load": _KEXEC_LOAD,
-        }),
-        crashkernel_cma=False,
+                          high_max_bytes=None),
+        loaders=_with_kexec_tools(DumpPath(
+            cite="arch/riscv/kernel/machine_kexec_file.c prepare_elf_headers(): "
+                 "walk_system_ram_res(), crashk_res only",
+            base="system_ram_res", excluded_crash=frozenset({CRASH_RES}),
+            honours_proposals=True)),
     ),
     ArchRules(
         name="loongarch",
-        iomem_ram="System RAM",
         iomem_nomap="Reserved",       # arch/loongarch/kernel/setup.c resource_init()
         iomem_reserved="Reserved",    # reserve_memblock_reserved_regions()
         default_page_size=16 * KiB,   # CONFIG_16KB_PAGES is the default
         max_page_order=MappingProxyType({4 * KiB: 10, 16 * KiB: 11, 64 * KiB: 13}),
         crash=CrashWindow(align_bytes=2 * MiB, low_max_bytes=4 * GiB, low_max_source="4 GiB",
-                          high_max_bytes=None, default_low_bytes=128 * MiB),
-        loaders=MappingProxyType({
-            "kexec_file": DumpPath(
-                cite="arch/loongarch/kernel/machine_kexec_file.c prepare_elf_headers()",
-                base="memblock", honours_proposals=True),
-            "kexec_load": _KEXEC_LOAD,
-        }),
-        crashkernel_cma=False,
+                          high_max_bytes=None),
+        loaders=_with_kexec_tools(DumpPath(
+            cite="arch/loongarch/kernel/machine_kexec_file.c prepare_elf_headers()",
+            base="memblock", honours_proposals=True)),
     ),
     ArchRules(
         name="x86_64",
-        iomem_ram="System RAM",
         iomem_nomap=None,             # e820 names; no memblock NOMAP line
         iomem_reserved=None,
         default_page_size=4 * KiB,
