@@ -65,13 +65,16 @@ class Bitmap:
             mv = memoryview(block)
             for off in range(0, len(block), C):
                 piece = mv[off:off + C]
-                if piece == full[:len(piece)]:
-                    total += len(piece) * 8
-                elif piece != empty[:len(piece)]:
+                n = len(piece)
+                if piece == full[:n]:
+                    total += n * 8
+                    if runs is not None:
+                        _extend(runs, (base + off) * 8, (base + off + n) * 8)
+                elif piece != empty[:n]:
                     total += int.from_bytes(piece, "little").bit_count()
+                    if runs is not None:
+                        runs = _collect_runs(runs, block, base, off, off + n, runs_limit)
                 prefix.append(total)
-            if runs is not None:
-                runs = _collect_runs(runs, block, base, runs_limit)
             if len(block) < min(read, self.size_bytes - base):
                 break                       # the file ends here: the rest reads as clear
         while len(prefix) < -(-self.size_bytes // C) + 1:
@@ -126,9 +129,10 @@ class Bitmap:
         return self._runs
 
 
-def _collect_runs(runs: list[tuple[int, int]], block: bytes, base: int,
+def _collect_runs(runs: list[tuple[int, int]], block: bytes, base: int, lo: int, hi: int,
                   limit: int) -> list[tuple[int, int]] | None:
-    for m in _RUN.finditer(block):
+    """Runs of block[lo:hi] (a mixed chunk; whole 0xff/0x00 chunks never get here)."""
+    for m in _RUN.finditer(block, lo, hi):
         s, e = m.span()
         if block[s] == 0xFF:
             _extend(runs, (base + s) * 8, (base + e) * 8)

@@ -329,7 +329,8 @@ class DescTable:
                         self._close(pending, None, data_by_chunk)
                         pending = None
                 else:
-                    zz = piece.tobytes().count(self._zero_rec)
+                    lo = (c - base) * rec
+                    zz = buf.count(self._zero_rec, lo, lo + k * rec)
                     zero_by_chunk.append(zz)
                     miss_by_chunk.append(0)
                     data_by_chunk.append(0)
