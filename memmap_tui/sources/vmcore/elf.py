@@ -11,6 +11,8 @@ from __future__ import annotations
 import struct
 from collections import Counter
 
+from elftools.common.exceptions import ELFError
+from elftools.construct import ConstructError
 from elftools.elf.elffile import ELFFile
 
 from memmap_tui.core.dump import DumpLayout, Segment, SegmentIndex
@@ -27,12 +29,13 @@ X86_KERNEL_MAP = 0xFFFFFFFF80000000
 
 
 class _CoreELF(ELFFile):
-    """Section headers are optional in a core (and absent from cut files): never fail on them."""
+    """Section headers are optional in a core (and absent from cut files): a core's
+    section names are never used, so a missing or damaged name table is no error."""
 
     def _get_section_header_stringtable(self):
         try:
             return super()._get_section_header_stringtable()
-        except Exception:
+        except (ELFError, ConstructError, struct.error, ValueError):
             return None
 
 
@@ -96,7 +99,7 @@ def read_elf(reader: Reader, fmt: str = "elf") -> DumpLayout:
         if filesz > MAX_NOTE_BYTES:
             layout.warn("vmcore-notes", f"PT_NOTE of {filesz} bytes at {off:#x} ignored (damaged)")
             continue
-        notes.extend(_segment_notes(elf, reader, layout, off, filesz, endian))
+        notes.extend(_segment_notes(reader, layout, off, filesz, endian))
     info_desc = next((d for n, t, d in notes if n == "VMCOREINFO"), None)
     if info_desc is not None:
         layout.vmcoreinfo = parse_vmcoreinfo(info_desc)
@@ -130,21 +133,17 @@ def read_elf(reader: Reader, fmt: str = "elf") -> DumpLayout:
     meta_end = max(64, phoff + phnum * phentsize, note_end)
     if hdr["e_shnum"] and hdr["e_shoff"]:
         meta_end = max(meta_end, hdr["e_shoff"] + hdr["e_shnum"] * hdr["e_shentsize"])
-        try:
-            strtab = elf.get_section(hdr["e_shstrndx"]) if hdr["e_shstrndx"] else None
-            if strtab is not None and strtab["sh_size"] < (1 << 20):
-                meta_end = max(meta_end, strtab["sh_offset"] + strtab["sh_size"])
-        except Exception:
-            pass
+        strtab = _section(elf, hdr["e_shstrndx"])
+        if strtab is not None and strtab["sh_size"] < (1 << 20):
+            meta_end = max(meta_end, strtab["sh_offset"] + strtab["sh_size"])
     layout.dump_size_bytes = max(data_end, meta_end)
     layout.metadata_bytes = layout.dump_size_bytes - sum(s.filesz for s in segs)
     size_on_disk = reader.file_size_bytes
     if fmt.startswith("flattened"):
-        reader.walk_all()          # record headers only; the image ends at the last record
-        size_on_disk = reader.logical_size
-        if reader.damage:
-            layout.warn("vmcore-cut", f"flattened records: {reader.damage}")
-    if size_on_disk is not None and size_on_disk < data_end:
+        size_on_disk = reader.logical_size     # the image ends at the last record
+    if reader.damage:
+        layout.warn("vmcore-cut", f"flattened records: {reader.damage}")
+    if size_on_disk < data_end:
         first_cut = next((s for s in sorted(segs, key=lambda s: s.offset)
                           if s.filesz and s.offset + s.filesz > size_on_disk), None)
         where = (f"; PT_LOAD [mem {first_cut.paddr:#x}-{first_cut.paddr + first_cut.memsz - 1:#x}] onwards"
@@ -168,28 +167,24 @@ def _unpack_phdrs(table: bytes, n: int, entsize: int, little: bool, is64: bool):
     return [pick(st.unpack_from(table, i * entsize)) for i in range(n)]
 
 
-def _segment_notes(elf, reader: Reader, layout: DumpLayout, off: int, filesz: int, endian: str):
+def _segment_notes(reader: Reader, layout: DumpLayout, off: int, filesz: int, endian: str):
     raw = reader.read(off, filesz)
     if len(raw) < filesz:
         layout.warn("vmcore-cut", f"notes cut: first missing offset {off + len(raw):#x}")
+    notes, problem = parse_notes(raw, endian)
+    if problem:
+        layout.warn("vmcore-notes", problem)
+    return notes
+
+
+def _section(elf: ELFFile, index: int):
+    """Section header `index`, or None when absent or damaged (cores need none)."""
+    if not index:
+        return None
     try:
-        out = []
-        for note in _pyelf_notes(elf, off, len(raw)):
-            desc = note["n_desc"]
-            ntype = note["n_type"]
-            ntype = 1 if ntype == "NT_PRSTATUS" else ntype if isinstance(ntype, int) else -1
-            out.append((note["n_name"], ntype, desc if isinstance(desc, bytes) else b""))
-        return out
-    except Exception:
-        notes, problem = parse_notes(raw, endian)
-        if problem:
-            layout.warn("vmcore-notes", problem)
-        return notes
-
-
-def _pyelf_notes(elf, off: int, size: int):
-    from elftools.elf.notes import iter_notes
-    return iter_notes(elf, off, size)
+        return elf.get_section(index)
+    except (ELFError, ConstructError, struct.error, ValueError):
+        return None
 
 
 def _apply_vmcoreinfo(layout: DumpLayout) -> None:

@@ -13,6 +13,7 @@ import os
 class Reader:
     path: str
     file_size_bytes: int   # bytes stored at path
+    damage: str | None = None   # a flattened stream's first broken record
 
     def read(self, offset: int, size: int) -> bytes:
         raise NotImplementedError
@@ -22,8 +23,8 @@ class Reader:
         return len(self.read(offset, size))
 
     @property
-    def logical_size(self) -> int | None:
-        """Size of the (reassembled) dump image, when known without reading data."""
+    def logical_size(self) -> int:
+        """Size of the (reassembled) dump image."""
         return self.file_size_bytes
 
     def close(self) -> None:
@@ -67,7 +68,7 @@ class ReaderIO(io.RawIOBase):
         elif whence == 1:
             self._pos += pos
         else:
-            self._pos = (self._r.logical_size or 0) + pos
+            self._pos = self._r.logical_size + pos
         return self._pos
 
     def tell(self) -> int:
@@ -75,7 +76,7 @@ class ReaderIO(io.RawIOBase):
 
     def read(self, size: int = -1) -> bytes:
         if size is None or size < 0:
-            size = max(0, (self._r.logical_size or 0) - self._pos)
+            size = max(0, self._r.logical_size - self._pos)
         data = self._r.read(self._pos, size)
         self._pos += len(data)
         return data

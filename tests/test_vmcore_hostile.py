@@ -1,0 +1,165 @@
+"""Crafted vmcores (issue 14): headers that lie about sizes, huge note areas, 100k empty
+flattened records, fragmented bitmaps, FIFOs and devices. Each is generated here by code
+and run through the real CLI in a child process: it must exit 0 or 2, never hang, and
+stay under 200 MiB (VmHWM of that child alone). Plus operation counts (issue 15) so a
+quadratic regression fails without timing anything."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from memmap_tui.core.dump import account_dump
+from memmap_tui.core.dump import page_index
+from memmap_tui.core.model import MemoryMap
+from memmap_tui.sources.vmcore import open_dump
+
+_spec = importlib.util.spec_from_file_location(
+    "gen_dumps", Path(__file__).resolve().parent.parent / "bench" / "gen_dumps.py")
+gen = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(gen)
+
+RSS_LIMIT_KIB = 200 * 1024
+CHILD = """
+import sys
+from memmap_tui.cli import main
+sys.argv = ["memmap-tui", "report", "--vmcore", sys.argv[1], "--json"]
+code = 0
+try:
+    main()
+except SystemExit as e:
+    code = e.code or 0
+sys.stdout.flush()
+# VmHWM belongs to this process image; ru_maxrss would carry the parent's peak across exec
+hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM:")][0].split()[1]
+print("RSS", hwm, file=sys.stderr)
+sys.exit(code)
+"""
+
+
+def run_report(path) -> tuple[int, int, str]:
+    """(exit status, peak RSS KiB, stderr) of `memmap-tui report --vmcore path --json`."""
+    p = subprocess.run([sys.executable, "-c", CHILD, str(path)], capture_output=True, text=True,
+                       timeout=60, stdin=subprocess.DEVNULL)
+    rss = int(p.stderr.strip().splitlines()[-1].split()[1])
+    return p.returncode, rss, p.stderr
+
+
+def assert_bounded(path, want_codes=(0, 2)) -> str:
+    code, rss, err = run_report(path)
+    assert code in want_codes, err
+    assert "Traceback" not in err, err
+    assert rss < RSS_LIMIT_KIB, f"{rss} KiB"
+    return err
+
+
+def test_elf_phnum_times_phentsize_beyond_file(tmp_path):
+    head, _ = gen.elf_core([(0x40000000, 0xFFFF000000000000, 0x1000, 0x1000)])
+    buf = bytearray(head)
+    struct.pack_into("<HHH", buf, 54, 0xFFF0, 0xFFFE, 0)   # e_phentsize, e_phnum: 4 GiB of headers
+    path = tmp_path / "core"
+    path.write_bytes(bytes(buf))
+    err = assert_bounded(path)
+    assert "program headers" in err or err.count("\n") <= 1
+
+
+def test_elf_pt_note_full_of_tiny_notes(tmp_path):
+    tiny = gen.note(b"", 1, b"")             # 16 bytes each: a million of them
+    notes = tiny * (1 << 20)
+    head, size = gen.elf_core([(0x40000000, 0xFFFF000000000000, 0x1000, 0x1000)], notes=notes)
+    path = tmp_path / "core"
+    gen.write_sparse(str(path), head, size)
+    assert_bounded(path, (0,))
+    d = open_dump(path)
+    assert any("notes" in f.message for f in d.findings)
+
+
+def test_kdump_header_claims_gigabytes_of_bitmap(tmp_path):
+    hdr = gen.kdump_header(block_size=4096, sub_hdr_size=0, bitmap_blocks=(1 << 22) - 2,
+                           max_mapnr=0xFFFFFFFF, signature=b"DISKDUMP")
+    path = tmp_path / "k"
+    path.write_bytes(hdr + b"\xff" * 5000)
+    assert_bounded(path)
+
+
+def _flat_kdump(tmp_path, *, empty_records=0, gap_at=None) -> Path:
+    max_mapnr = 1 << 16
+    bm = b"\xff" * (max_mapnr // 8)
+    pieces, size, _ = gen.kdump_image(block_size=4096, max_mapnr=max_mapnr, bitmap1=bm, bitmap2=bm)
+    if gap_at is not None:
+        pieces = [(off, data) for off, data in pieces if off < gap_at] + [(1 << 40, b"x" * 16)]
+    flat = gen.flatten(pieces)
+    end = flat[-16:]
+    empty = struct.pack(">qq", 4096, 0) * empty_records
+    path = tmp_path / "k.flat"
+    path.write_bytes(flat[:-16] + empty + end)
+    return path
+
+
+def test_flattened_100k_empty_records(tmp_path):
+    assert_bounded(_flat_kdump(tmp_path, empty_records=100_000), (0,))
+
+
+def test_flattened_gap_is_not_zero_filled(tmp_path):
+    """Bitmaps and descriptors missing from the records, one record far away: the gap is
+    neither allocated nor read as data."""
+    path = _flat_kdump(tmp_path, gap_at=8192)
+    assert_bounded(path)
+
+
+def test_fragmented_bitmap_lists_no_million_rows(tmp_path):
+    max_mapnr = 8 * (2 << 20)                    # a 2 MiB bitmap of alternating bits
+    bm = b"\x55" * (max_mapnr // 8)
+    pieces, size, _ = gen.kdump_image(block_size=4096, max_mapnr=max_mapnr, bitmap1=bm, bitmap2=bm)
+    path = tmp_path / "k"
+    gen.write_sparse(str(path), b"", size, pieces)
+    err = assert_bounded(path, (0,))
+    d = open_dump(path)
+    assert any("fragmented" in f.message for f in d.findings)
+    assert d.totals().covered_bytes == max_mapnr // 2 * 4096
+
+
+def test_fifo_and_device_refused(tmp_path):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    for path in (fifo, "/dev/zero"):
+        code, rss, err = run_report(path)
+        assert code == 2 and "not a regular file" in err, err
+
+
+# -- operation counts (no timing) ---------------------------------------------------------------
+
+def _elf_with(tmp_path, n: int):
+    segs = [(0x80000000 + k * (3 << 20), 0xFFFF000000000000 + k * (3 << 20), 1 << 20, 2 << 20)
+            for k in range(n)]
+    head, size = gen.elf_core(segs)
+    path = tmp_path / f"core{n}"
+    gen.write_sparse(str(path), head, size)
+    return open_dump(path)
+
+
+def test_elf_accounting_is_n_log_n(tmp_path, monkeypatch):
+    """account_dump over N PT_LOADs: queries per range are O(log N) bisections, so the count
+    of prefix-sum lookups grows linearly in N (quadratic would be ×16 for ×4 segments)."""
+    calls = {"n": 0}
+    real = page_index.IntervalSums.below
+
+    def counting(self, x):
+        calls["n"] += 1
+        return real(self, x)
+
+    monkeypatch.setattr(page_index.IntervalSums, "below", counting)
+    counts = []
+    for n in (500, 2000):
+        d = _elf_with(tmp_path, n)
+        calls["n"] = 0
+        acc = account_dump(MemoryMap(), d)
+        assert acc.balanced
+        counts.append(calls["n"])
+    assert counts[1] <= 4.5 * counts[0]
