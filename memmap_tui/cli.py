@@ -70,8 +70,8 @@ def input_options(f):
 
 def build_options(dtb, iomem, dmesg, vmcore, ram, arch, loader, kernel, page_size, no_dump, dump,
                   include_dirs, write_speed, demo, *, default_demo: bool) -> Options:
-    if not math.isfinite(write_speed) or write_speed <= 0:
-        raise InputError(None, "--write-speed must be a positive number of MB/s")
+    if not math.isfinite(write_speed) or write_speed <= 0:  # nan/inf would print as invalid JSON
+        raise InputError(None, f"--write-speed {write_speed}: must be a positive, finite MB/s figure")
     if demo or (default_demo and not (dtb or iomem or dmesg or vmcore or ram)):
         paths = demo_paths()
         dtb, iomem, dmesg = paths["dtb"], iomem or paths["iomem"], dmesg or paths["dmesg"]
@@ -137,9 +137,18 @@ def check_cmd(dtbs, iomem, dmesg, ram, arch, kernel, strict, as_json) -> None:
     failing = {Level.ERROR} | ({Level.WARNING} if strict else set())
     results, worst = [], 0
     for path in dtbs:
-        loaded = load(Options(dtb=path, iomem=iomem, dmesg=dmesg, ram=tuple(ram), arch=arch, kernel=kernel))
+        # A file that cannot be read is reported and the rest are still checked; exit 2 at the end.
+        try:
+            loaded = load(Options(dtb=path, iomem=iomem, dmesg=dmesg, ram=tuple(ram), arch=arch, kernel=kernel))
+        except InputError as e:
+            click.echo(f"memmap-tui: {e}", err=True)
+            worst = EXIT_BAD_INPUT
+            results.append({"file": path, "ok": False, "error": str(e), "findings": []})
+            if not as_json:
+                click.echo(f"{click.style('ERROR', fg='red')} {path}")
+            continue
         bad = [f for f in loaded.mm.findings if f.level in failing]
-        worst = max(worst, 1 if bad else 0)
+        worst = max(worst, 1 if bad else 0)  # EXIT_BAD_INPUT (2) outranks a failing check (1)
         results.append({"file": path, "ok": not bad,
                         "findings": [f.as_dict() for f in loaded.mm.findings]})
         if not as_json:

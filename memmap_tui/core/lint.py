@@ -9,7 +9,7 @@ crashkernel offset on a carveout fails its memblock reservation, and so on.
 from __future__ import annotations
 
 from memmap_tui.core.model import Finding, Level, MemoryMap, Region, RegionKind
-from memmap_tui.core.ranges import RangeSet
+from memmap_tui.core.ranges import RangeSet, overlapping_pairs
 from memmap_tui.core.units import exact_size, kernel_mem
 
 
@@ -19,26 +19,39 @@ def _rmem(mm: MemoryMap) -> list[Region]:
             and r.placed and r.reserves_memory]
 
 
+# Overlap findings listed per check; thousands of identical carveouts would otherwise
+# make R² findings (the kernel itself only compares sorted neighbours).
+MAX_OVERLAP_FINDINGS = 200
+
+
 def lint(mm: MemoryMap) -> list[Finding]:
     out: list[Finding] = []
     rmem = _rmem(mm)
 
-    # Overlapping /reserved-memory children: both are kept, the kernel only complains.
-    for i, a in enumerate(rmem):
-        for b in rmem[i + 1:]:
-            common = a.ranges & b.ranges
-            if common:
-                out.append(Finding(Level.WARNING, "overlap",
-                                   f"{a.name} and {b.name} overlap by {exact_size(common.size_bytes)} "
-                                   f"{kernel_mem(common.ranges[0])} (kernel: \"OVERLAP DETECTED!\")", a.id))
+    # Overlapping /reserved-memory children: both are kept, the kernel only complains
+    # (of_reserved_mem.c __rmem_check_for_overlap). One sweep line, not every pair.
+    pairs = overlapping_pairs([r.ranges for r in rmem], limit=MAX_OVERLAP_FINDINGS + 1)
+    for i, j in pairs[:MAX_OVERLAP_FINDINGS]:
+        a, b = rmem[i], rmem[j]
+        common = a.ranges & b.ranges
+        out.append(Finding(Level.WARNING, "overlap",
+                           f"{a.name} and {b.name} overlap by {exact_size(common.size_bytes)} "
+                           f"{kernel_mem(common.ranges[0])} (kernel: \"OVERLAP DETECTED!\")", a.id))
+    if len(pairs) > MAX_OVERLAP_FINDINGS:
+        out.append(Finding(Level.WARNING, "overlap",
+                           f"more than {MAX_OVERLAP_FINDINGS} overlapping pairs of reserved regions; "
+                           "the rest are not listed"))
 
     # /memreserve/ on top of a no-map child: both succeed (memreserve is scanned last), say so.
-    for mr in (r for r in mm.regions if r.kind is RegionKind.MEMRESERVE and r.reserves_memory):
-        for r in rmem:
-            if r.no_map and r.ranges & mr.ranges:
-                out.append(Finding(Level.INFO, "memreserve-in-no-map",
-                                   f"{mr.id} lies inside no-map {r.name}: harmless, /memreserve/ is "
-                                   "scanned after /reserved-memory", mr.id))
+    memreserve = [r for r in mm.regions if r.kind is RegionKind.MEMRESERVE and r.reserves_memory]
+    no_map = [r for r in rmem if r.no_map]
+    pairs = overlapping_pairs([r.ranges for r in memreserve], [r.ranges for r in no_map],
+                              limit=MAX_OVERLAP_FINDINGS)
+    for i, j in pairs:
+        mr, r = memreserve[i], no_map[j]
+        out.append(Finding(Level.INFO, "memreserve-in-no-map",
+                           f"{mr.id} lies inside no-map {r.name}: harmless, /memreserve/ is "
+                           "scanned after /reserved-memory", mr.id))
 
     # The initrd on a static carveout: the carveout's reservation fails (run-1 collision).
     if mm.boot.initrd:
@@ -77,7 +90,7 @@ def lint(mm: MemoryMap) -> list[Finding]:
     # Dynamic allocation ranges that miss RAM entirely: the kernel falls back to anywhere.
     if mm.ram_known:
         for r in mm.regions:
-            if r.dynamic and r.alloc_ranges and not (RangeSet(r.alloc_ranges) & mm.ram):
+            if r.dynamic and r.alloc_ranges and not (RangeSet(r.alloc_ranges) & mm.ram):  # bisects mm.ram
                 out.append(Finding(Level.WARNING, "alloc-ranges-outside-ram",
                                    f"{r.name}: alloc-ranges lie outside RAM; the kernel allocates it "
                                    "anywhere instead", r.id))

@@ -9,9 +9,10 @@ hundred entries, so a toggle is microseconds, never a reparse.
 
 from __future__ import annotations
 
-from bisect import bisect_right
+import heapq
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Sequence
 
 
 @dataclass(frozen=True, order=True, slots=True)
@@ -132,8 +133,14 @@ class RangeSet:
         return RangeSet(self._pairs + other_pairs)
 
     def intersection(self, other: "RangeSet") -> "RangeSet":
-        out: list[tuple[int, int]] = []
         a, b = self._pairs, other._pairs
+        if len(a) > len(b):
+            a, b = b, a
+        if len(a) * _GALLOP_RATIO < len(b):
+            # A few ranges against a large set (one region against a 65,535-PT_LOAD dump):
+            # bisect into the large side, O(m log n + overlaps), never a walk over all of it.
+            return RangeSet._trusted(_bisect_intersection(a, b))
+        out: list[tuple[int, int]] = []
         i = j = 0
         while i < len(a) and j < len(b):
             s = max(a[i][0], b[j][0])
@@ -186,6 +193,53 @@ class RangeSet:
             rs, re_ = page_round_out(s, e, page_size)
             total += re_ - rs
         return total
+
+
+_GALLOP_RATIO = 8
+
+
+def _bisect_intersection(small: Sequence[tuple[int, int]],
+                         large: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    n = len(large)
+    for s, e in small:
+        j = bisect_left(large, (s,))  # first range starting at or after s…
+        if j and large[j - 1][1] > s:  # …or the one before it, when it reaches past s
+            j -= 1
+        while j < n and large[j][0] < e:
+            ls, le = large[j]
+            out.append((max(s, ls), min(e, le)))
+            j += 1
+    return out
+
+
+def overlapping_pairs(sets_a: Sequence[RangeSet], sets_b: Sequence[RangeSet] | None = None,
+                      limit: int | None = None) -> list[tuple[int, int]]:
+    """Index pairs (i, j) whose sets share at least one byte, sorted, by one sweep line.
+
+    With one family: pairs i < j within `sets_a`. With two: i indexes `sets_a`, j `sets_b`.
+    O(R log R + pairs) for R ranges in all; `limit` stops the sweep once that many distinct
+    pairs are found (identical regions would otherwise yield R² pairs)."""
+    families = (sets_a,) if sets_b is None else (sets_a, sets_b)
+    events = sorted((s, e, fam, idx) for fam, sets in enumerate(families)
+                    for idx, rs in enumerate(sets) for s, e in rs.pairs)
+    active: list[list[tuple[int, int]]] = [[] for _ in families]  # heaps of (end, idx)
+    found: set[tuple[int, int]] = set()
+    for s, e, fam, idx in events:
+        for heap in active:
+            while heap and heap[0][0] <= s:
+                heapq.heappop(heap)
+        others = active[0] if sets_b is None else active[1 - fam]
+        for _, other in others:
+            if sets_b is None:
+                if other != idx:
+                    found.add((min(idx, other), max(idx, other)))
+            else:
+                found.add((idx, other) if fam == 0 else (other, idx))
+            if limit is not None and len(found) >= limit:
+                return sorted(found)
+        heapq.heappush(active[fam], (e, idx))
+    return sorted(found)
 
 
 def ranges_from_tuples(pairs: Iterable[tuple[int, int]]) -> RangeSet:

@@ -15,20 +15,33 @@ _SUFFIX_SHIFT = {"k": 10, "m": 20, "g": 30, "t": 40, "p": 50, "e": 60}
 _MEMPARSE_RE = re.compile(r"^\s*(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)([kKmMgGtTpPeE]?)")
 
 
+# memparse() returns unsigned long long: a value that needs more than 64 bits is not a size.
+# Checked on the digit count before int() (a 5,000-digit decimal trips Python's int limit).
+MEMPARSE_LIMIT = 1 << 64
+_MAX_DIGITS = {16: 16, 8: 22, 10: 20}
+
+
 def memparse_prefix(text: str) -> tuple[int, str]:
-    """Parse a memparse number at the start of `text`; return (value, rest)."""
+    """Parse a memparse number at the start of `text`; return (value, rest).
+
+    ValueError when it is not a number or does not fit in 64 bits."""
     m = _MEMPARSE_RE.match(text)
     if not m:
-        raise ValueError(f"not a size: {text!r}")
+        raise ValueError(f"not a size: {text[:40]!r}")
     digits, suffix = m.groups()
     if digits.lower().startswith("0x"):
-        value = int(digits, 16)
+        base, digits = 16, digits[2:]
     elif digits.startswith("0") and len(digits) > 1:
-        value = int(digits, 8)
+        base = 8
     else:
-        value = int(digits)
+        base = 10
+    if len(digits.lstrip("0")) > _MAX_DIGITS[base]:
+        raise ValueError(f"not a 64-bit size: {text[:40]!r}…")
+    value = int(digits, base)
     if suffix:
         value <<= _SUFFIX_SHIFT[suffix.lower()]
+    if value >= MEMPARSE_LIMIT:
+        raise ValueError(f"not a 64-bit size: {m.group(0).strip()[:40]!r}")
     return value, text[m.end():]
 
 

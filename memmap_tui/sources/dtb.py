@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from memmap_tui.core.model import BootInfo, Finding, Level, Region, RegionKind
 from memmap_tui.core.ranges import Range, RangeSet
 from memmap_tui.core.units import exact_size
-from memmap_tui.sources.errors import InputError
+from memmap_tui.sources.errors import MAX_DTB_INPUT_BYTES, InputError, check_input_file
 from memmap_tui.sources.fdt_blob import (
     FdtBlob, FdtError, FdtNode, cells_to_int, describe_prop, parse_fdt, prop_cells,
     prop_string, prop_strings, prop_tuples, prop_u32,
@@ -121,6 +121,7 @@ def _first_line(stderr: bytes) -> str:
 # -- decoding ----------------------------------------------------------------------
 
 def load_dtb(path: str, *, kernel: str = "7.2", include_dirs: tuple[str, ...] = ()) -> DtbInfo:
+    check_input_file(path, MAX_DTB_INPUT_BYTES)  # no FIFO, device (/dev/zero) or giant file
     data, compiled_from = read_dtb_bytes(path, include_dirs)
     try:
         blob = parse_fdt(data)

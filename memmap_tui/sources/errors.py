@@ -1,10 +1,25 @@
-"""The one error type every loader raises for bad input.
+"""The one error type every loader raises for bad input, and the bounded way inputs are read.
 
-The CLI turns it into a single stderr line `memmap-tui: FILE: what is wrong`
+The CLI turns InputError into a single stderr line `memmap-tui: FILE: what is wrong`
 and exit status 2; nothing below the CLI prints or exits.
+
+Inputs are read through `open_input`: a FIFO or device given by name is refused
+(`/dev/zero` would be read until memory runs out, a FIFO with no writer blocks
+forever); `-` is standard input, read through the same size cap.
 """
 
 from __future__ import annotations
+
+import os
+import stat
+import sys
+from typing import BinaryIO
+
+# Real /proc/iomem dumps are a few KiB, kernel logs a few MiB and DTBs under 2 MiB
+# (FDT totalsize is a u32, but no board comes near): anything larger is not one.
+MAX_TEXT_INPUT_BYTES = 256 << 20
+MAX_DTB_INPUT_BYTES = 256 << 20
+STDIN_PATH = "-"
 
 
 class InputError(Exception):
@@ -14,13 +29,60 @@ class InputError(Exception):
         self.message = message
 
 
-def read_text_input(path: str, what: str) -> str:
-    """Read a text dump (iomem, dmesg); binary data or an unreadable file is an InputError."""
+def open_input(path: str) -> BinaryIO:
+    """Open a named input for reading; refuse anything but a regular file (or `-`, stdin).
+
+    O_NONBLOCK makes opening a FIFO with no writer return at once so it can be refused,
+    rather than block in open(2)."""
+    if path == STDIN_PATH:
+        return sys.stdin.buffer
     try:
-        with open(path, "rb") as f:
-            data = f.read()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as e:
         raise InputError(path, e.strerror or str(e)) from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise InputError(path, "is a directory")
+        if not stat.S_ISREG(mode):
+            kind = ("a FIFO" if stat.S_ISFIFO(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+                    else "a socket" if stat.S_ISSOCK(mode) else "not a regular file")
+            raise InputError(path, f"{kind}, not a regular file (use '-' to read standard input)")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def check_input_file(path: str, limit: int) -> None:
+    """Refuse a FIFO, device, directory or a file over `limit` bytes before a reader that
+    opens the path itself sees it."""
+    if path == STDIN_PATH:
+        return
+    with open_input(path) as f:
+        if os.fstat(f.fileno()).st_size > limit:
+            raise InputError(path, f"larger than {limit >> 20} MiB: not a plausible input of this kind")
+
+
+def read_input_bytes(path: str, limit: int) -> bytes:
+    """The whole input, at most `limit` bytes; a longer one is an InputError (never read on)."""
+    f = open_input(path)
+    try:
+        data = f.read(limit + 1)
+    except OSError as e:
+        raise InputError(path, e.strerror or str(e)) from None
+    finally:
+        if f is not sys.stdin.buffer:
+            f.close()
+    if len(data) > limit:
+        raise InputError(path, f"larger than {limit >> 20} MiB: not a plausible input of this kind")
+    return data
+
+
+def read_text_input(path: str, what: str, limit: int = MAX_TEXT_INPUT_BYTES) -> str:
+    """Read a text dump (iomem, dmesg); binary data or an unreadable file is an InputError."""
+    data = read_input_bytes(path, limit)
     if b"\0" in data[:4096]:
         raise InputError(path, f"binary data, not {what}")
     return data.decode("utf-8", "replace")

@@ -20,6 +20,13 @@ from dataclasses import dataclass, field
 FDT_MAGIC = 0xD00DFEED
 FDT_BEGIN_NODE, FDT_END_NODE, FDT_PROP, FDT_NOP, FDT_END = 1, 2, 3, 4, 9
 HEADER_SIZE = 40  # version 17 header; v16 lacks size_dt_struct (36 bytes)
+# drivers/of/fdt.c unflatten_dt_nodes(): `#define FDT_MAX_DEPTH 64`, deeper nodes are skipped
+# with a WARN. A blob nested deeper is refused rather than silently losing nodes on export.
+FDT_MAX_DEPTH = 64
+# Every node keeps its full path; a long name above many children multiplies it. Real blobs
+# use well under 1 MiB of path text; past this budget the blob is refused, never allocated.
+MAX_PATH_CHARS = 32 << 20
+U64_LIMIT = 1 << 64
 
 
 class FdtError(ValueError):
@@ -90,10 +97,12 @@ def parse_fdt(data: bytes) -> FdtBlob:
             f"truncated: header says {header.totalsize} bytes, file has {len(data)}"
         )
     size = header.totalsize
-    for what, off in (("structure", header.off_dt_struct), ("strings", header.off_dt_strings),
-                      ("memreserve", header.off_mem_rsvmap)):
+    for what, off in (("structure", header.off_dt_struct), ("memreserve", header.off_mem_rsvmap)):
         if off >= size:
             raise FdtError(f"{what} block offset {off:#x} beyond totalsize {size:#x}")
+    # An empty strings block may start exactly at totalsize (dtc writes `/ { };` that way).
+    if header.off_dt_strings > size:
+        raise FdtError(f"strings block offset {header.off_dt_strings:#x} beyond totalsize {size:#x}")
     strings_end = header.off_dt_strings + header.size_dt_strings
     if strings_end > size:
         raise FdtError("strings block extends past totalsize")
@@ -135,6 +144,7 @@ def parse_fdt(data: bytes) -> FdtBlob:
     nodes_by_path: dict[str, FdtNode] = {}
     root: FdtNode | None = None
     nops = 0
+    path_chars = 0
     while True:
         if pos + 4 > struct_end:
             raise FdtError(f"structure block ends without FDT_END (offset {pos:#x})")
@@ -152,9 +162,16 @@ def parse_fdt(data: bytes) -> FdtBlob:
                 node = FdtNode(name="", path="/")
                 root = node
             else:
+                if len(stack) >= FDT_MAX_DEPTH:
+                    raise FdtError(f"nodes nested deeper than {FDT_MAX_DEPTH} levels at {pos:#x} "
+                                   "(the kernel's FDT_MAX_DEPTH: it skips them)")
                 parent = stack[-1]
                 node = FdtNode(name=name, path=_join(parent.path, name))
                 parent.children.append(node)
+                path_chars += len(node.path)
+                if path_chars > MAX_PATH_CHARS:
+                    raise FdtError(f"node paths add up to more than {MAX_PATH_CHARS >> 20} MiB "
+                                   f"(long names above many children, at {pos:#x})")
             nodes_by_path[node.path] = node
             stack.append(node)
         elif token == FDT_END_NODE:
@@ -202,8 +219,9 @@ def prop_cells(value: bytes) -> list[int]:
 
 
 def cells_to_int(cells: list[int]) -> int:
+    """The kernel's of_read_number(): a u64, so cells beyond the last two are shifted out."""
     v = 0
-    for c in cells:
+    for c in cells[-2:]:
         v = (v << 32) | c
     return v
 
@@ -220,6 +238,8 @@ def prop_tuples(value: bytes, address_cells: int, size_cells: int) -> list[tuple
     for i in range(0, len(cells), width):
         addr = cells_to_int(cells[i:i + address_cells])
         size = cells_to_int(cells[i + address_cells:i + width])
+        if addr + size > U64_LIMIT:
+            raise FdtError(f"<{addr:#x} {size:#x}> ends beyond the 64-bit physical address space")
         out.append((addr, size))
     return out
 

@@ -13,7 +13,11 @@ from memmap_tui.core.model import Finding, IomemEntry, Level
 from memmap_tui.core.ranges import Range
 from memmap_tui.sources.errors import InputError, read_text_input
 
-_LINE = re.compile(r"^( *)([0-9a-fA-F]+)-([0-9a-fA-F]+) : (.*?)\s*$")
+# One pass, no backtracking: the name is taken whole and stripped afterwards (a lazy
+# `(.*?)\s*$` retries every split of a long run of blanks: quadratic on one hostile line).
+_LINE = re.compile(r"( *)([0-9a-fA-F]+)-([0-9a-fA-F]+) : (.*)")
+# The kernel prints resource_size_t (u64 at most): 16 hex digits after leading zeros.
+_ADDRESS_LIMIT = 1 << 64
 
 
 @dataclass(slots=True)
@@ -31,16 +35,18 @@ def parse_iomem(text: str, path: str = "<iomem>") -> IomemInfo:
     for lineno, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
-        m = _LINE.match(line.replace("\t", "  "))
+        m = _LINE.fullmatch(line.replace("\t", "  "))
         if not m:
             bad.append(lineno)
             continue
         indent, start, last, name = m.groups()
-        start_i, last_i = int(start, 16), int(last, 16)
+        start_i, last_i = int(start, 16), int(last, 16)  # base 16: linear, no digit limit
+        if last_i >= _ADDRESS_LIMIT:
+            raise InputError(path, f"line {lineno}: address beyond the 64-bit physical address space")
         if last_i < start_i:
             bad.append(lineno)
             continue
-        raw.append((len(indent) // 2, start_i, last_i, name))
+        raw.append((len(indent) // 2, start_i, last_i, name.rstrip()))
     if not raw:
         what = f"line {bad[0]}" if bad else "the file is empty"
         raise InputError(path, f"not a /proc/iomem dump ({what}: expected 'start-end : name')")
