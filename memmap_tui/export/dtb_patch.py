@@ -1,25 +1,25 @@
 """Patched DTB: add or remove the empty `linux,no-dump` property on /reserved-memory children.
 
-Writing goes through the `fdt` library's object model and `FDT.to_dtb()`, but the
-tree is built from our one-pass reader (`sources.fdt_blob`) instead of
-`fdt.parse_dtb()` (O(n²), NOP-intolerant, shared /memreserve/ default, guessed
-property types — packages.md). Every property becomes `fdt.PropBytes` holding its
-raw bytes, appended without fdt's per-append duplicate scans.
+The tree comes from our one-pass reader (`sources.fdt_blob`) and is written back by
+`serialize()` here, in one linear pass without recursion: the `fdt` library's writer
+searches and grows its strings table per property (`str.find` + `+=`: 100k property
+names took 73 s), concatenates node blobs recursively (quadratic on wide nodes,
+RecursionError on a 2,000-deep tree) and needs printable-ASCII names.
 
-What `to_dtb()` alone does not keep, and what `_relayout()` restores:
-  * block offsets: it always puts /memreserve/ at 40 and the structure block right
-    after it; QEMU's libfdt puts /memreserve/ at 48 (16-byte alignment) and dtc -R
-    leaves room for extra reservation slots. We keep the input's gaps byte for byte.
-  * `last_comp_version`: setting `version` resets it to version-1 (a v16 blob built
-    by dtc says 16); we pass the input's value explicitly.
-  * trailing free space (dtc -p, QEMU's 1 MiB blobs): dropped; we pad back to the
-    input's totalsize when the output still fits, and keep zero bytes the file had
-    after totalsize so the file length does not change either.
-  * the strings block order: we seed it with the input's strings block, so existing
-    name offsets (and unused strings) stay; a new name is appended at the end, which
-    is what dtc and libfdt do too.
-What cannot be kept: FDT_NOP tokens (blobs edited in place by U-Boot/libfdt) — the
-fdt object model has no place for them; they are dropped and reported.
+What a plain re-serialization would not keep, and what `_relayout()` restores:
+  * block offsets: a canonical writer puts /memreserve/ right after the header and
+    the structure block right after it; QEMU's libfdt puts /memreserve/ at 48 (16-byte
+    alignment) and dtc -R leaves room for extra reservation slots. We keep the input's
+    gaps byte for byte.
+  * trailing free space (dtc -p, QEMU's 1 MiB blobs): we pad back to the input's
+    totalsize when the output still fits, and keep zero bytes the file had after
+    totalsize so the file length does not change either.
+  * the strings block: seeded with the input's strings block, so existing name
+    offsets (and unused strings) stay; a name is found the way dtc's
+    `stringtable_insert()` (dtc flattree.c) finds it — the first place `name\0`
+    occurs, a suffix of a longer name included — and a new one is appended at the end.
+What cannot be kept: FDT_NOP tokens (blobs edited in place by U-Boot/libfdt) have no
+place in the parsed tree; they are dropped and reported.
 """
 
 from __future__ import annotations
@@ -27,23 +27,18 @@ from __future__ import annotations
 import difflib
 import os
 import shutil
-import string
 import struct
-import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import fdt
 
+from memmap_tui.sources import tools
 from memmap_tui.sources.errors import InputError
 from memmap_tui.sources.fdt_blob import FdtBlob, FdtError, FdtNode, parse_fdt
 
 NO_DUMP = "linux,no-dump"
 RESERVED_MEMORY = "/reserved-memory"
-# fdt's Node.to_dtb() silently skips properties whose name ends like this (its own
-# phantom bookkeeping properties); a real one would vanish from the output.
-_FDT_PHANTOM_SUFFIX = "_with_references"
 
 
 @dataclass(slots=True)
@@ -56,54 +51,92 @@ class DtbPatch:
     dts_diff: list[str] = field(default_factory=list)         # verified `dtc -O dts` diff lines
 
 
-# -- conversion -----------------------------------------------------------------
-
-def _to_fdt_node(src: FdtNode) -> fdt.Node:
-    node = fdt.Node(src.name or "/")
-    # Appending through .props/.nodes skips Node.append()'s linear duplicate scan
-    # (quadratic on wide nodes); the source tree has unique names already.
-    for name, value in src.props.items():
-        prop = fdt.PropBytes(name, data=value) if value else fdt.Property(name)
-        prop.set_parent(node)
-        node.props.append(prop)
-    for child in src.children:
-        sub = _to_fdt_node(child)
-        sub.set_parent(node)
-        node.nodes.append(sub)
-    return node
-
-
-def blob_to_fdt(blob: FdtBlob) -> fdt.FDT:
-    """Our parsed tree as an `fdt.FDT`, header fields and /memreserve/ included."""
-    header = fdt.Header()
-    header.version = blob.header.version          # the setter also resets last_comp_version
-    header.last_comp_version = blob.header.last_comp_version
-    header.boot_cpuid_phys = blob.header.boot_cpuid_phys
-    # entries passed explicitly: FDT's default list is shared by every instance.
-    entries = [{"address": a, "size": s} for a, s in blob.memreserve]
-    tree = fdt.FDT(header=header, entries=entries)
-    tree.root = _to_fdt_node(blob.root)
-    return tree
-
-
 # -- serialization ----------------------------------------------------------------
 
-def _printable(name: str) -> bool:
-    # fdt's BaseItem asserts string.printable names and encodes them as ASCII.
-    return all(c in string.printable for c in name)
+FDT_MAGIC = 0xD00DFEED
+FDT_BEGIN_NODE, FDT_END_NODE, FDT_PROP, FDT_END = 1, 2, 3, 9
+WRITABLE_VERSIONS = (16, 17)
+# Suffixes longer than this are not indexed for sharing (the spec caps property names at
+# 31 characters); a longer name is still found whole, or appended. Keeps the index linear.
+_SUFFIX_SHARE_MAX = 32
 
 
-def _check_writable_by_fdt(blob: FdtBlob) -> None:
-    for path, node in blob.nodes_by_path.items():
-        if not _printable(node.name):
-            raise InputError(None, f"node name {path!r} is not printable ASCII; cannot rewrite this DTB")
-        for name in node.props:
-            if name.endswith(_FDT_PHANTOM_SUFFIX) or not _printable(name):
-                raise InputError(None, f"property {path}:{name!r} cannot be written by the fdt library")
+class StringTable:
+    """The strings block: offsets found as dtc finds them, built in one pass."""
+
+    def __init__(self, seed: bytes) -> None:
+        self.data = bytearray(seed)
+        self._offset: dict[bytes, int] = {}
+        self._index(0)
+
+    def _index(self, start: int) -> None:
+        pos, data, offset = start, self.data, self._offset
+        while (end := data.find(b"\0", pos)) >= 0:
+            name = bytes(data[pos:end])
+            offset.setdefault(name, pos)
+            for k in range(max(1, len(name) - _SUFFIX_SHARE_MAX), len(name) + 1):
+                offset.setdefault(name[k:], pos + k)
+            pos = end + 1
+
+    def offset(self, name: bytes) -> int:
+        off = self._offset.get(name)
+        if off is None:
+            off = len(self.data)
+            self.data += name + b"\0"
+            self._index(off)
+        return off
+
+
+def _pad4(chunk: bytes) -> bytes:
+    return chunk + bytes(-len(chunk) % 4)
+
+
+def _encode_name(name: str, what: str) -> bytes:
+    # the reader decodes names as UTF-8 with replacement: a U+FFFD may stand for other bytes
+    if "\ufffd" in name or "\0" in name:
+        raise InputError(None, f"{what} {name!r} is not valid UTF-8; cannot rewrite this DTB")
+    return name.encode("utf-8")
+
+
+def structure_block(root: FdtNode, strings: StringTable) -> bytes:
+    """FDT_BEGIN_NODE … FDT_END, iteratively (depth costs no Python stack)."""
+    out: list[bytes] = []
+    begin, end_node, prop = (struct.pack(">I", t) for t in (FDT_BEGIN_NODE, FDT_END_NODE, FDT_PROP))
+    stack: list[FdtNode | None] = [root]       # None closes the node opened before it
+    while stack:
+        node = stack.pop()
+        if node is None:
+            out.append(end_node)
+            continue
+        out.append(begin + _pad4(_encode_name(node.name, "node name") + b"\0"))
+        for name, value in node.props.items():
+            off = strings.offset(_encode_name(name, f"property of {node.path}:"))
+            out.append(prop + struct.pack(">II", len(value), off) + _pad4(value))
+        stack.append(None)
+        stack.extend(reversed(node.children))
+    out.append(struct.pack(">I", FDT_END))
+    return b"".join(out)
+
+
+def _canonical(blob: FdtBlob, strings_seed: bytes) -> bytes:
+    """Header, /memreserve/, structure, strings, back to back (rsvmap 8-byte aligned)."""
+    h = blob.header
+    hdr_size = 40 if h.version >= 17 else 36
+    off_rsv = (hdr_size + 7) & ~7
+    rsv = b"".join(struct.pack(">QQ", a, s) for a, s in blob.memreserve) + bytes(16)
+    strings = StringTable(strings_seed)
+    structure = structure_block(blob.root, strings)
+    off_struct = off_rsv + len(rsv)
+    off_strings = off_struct + len(structure)
+    total = off_strings + len(strings.data)
+    fields = [FDT_MAGIC, total, off_struct, off_strings, off_rsv, h.version, h.last_comp_version,
+              h.boot_cpuid_phys, len(strings.data)] + ([len(structure)] if h.version >= 17 else [])
+    header = struct.pack(f">{len(fields)}I", *fields)
+    return header + bytes(off_rsv - hdr_size) + rsv + structure + bytes(strings.data)
 
 
 def _relayout(out: bytes, src: bytes, blob: FdtBlob, notes: list[str]) -> bytes:
-    """Put fdt's blocks at the input's offsets, keep its gaps and padding."""
+    """Put the canonical blocks at the input's offsets, keep its gaps and padding."""
     h = blob.header
     o_struct, o_strings, o_rsv = struct.unpack_from(">3I", out, 8)
     o_size_strings = struct.unpack_from(">I", out, 32)[0]
@@ -162,25 +195,15 @@ def _pad(out: bytes, src: bytes, blob: FdtBlob, notes: list[str]) -> bytes:
 
 
 def serialize(blob: FdtBlob, src: bytes) -> tuple[bytes, list[str]]:
-    """Write `blob` (possibly edited) with fdt, laid out like `src`."""
-    _check_writable_by_fdt(blob)
+    """Write `blob` (possibly edited), laid out like `src`."""
     notes: list[str] = []
     if blob.nop_count:
         notes.append(f"{blob.nop_count} FDT_NOP tokens (free slots left by in-place edits) were dropped")
     h = blob.header
-    strings_in = src[h.off_dt_strings:h.off_dt_strings + h.size_dt_strings]
-    try:
-        strings_seed = strings_in.decode("ascii")
-    except UnicodeDecodeError:
-        raise InputError(None, "strings block is not ASCII; cannot rewrite this DTB") from None
-    if h.version > fdt.Header.MAX_VERSION:
-        raise InputError(None, f"FDT version {h.version}: the fdt library writes versions 16-17 only")
-    try:
-        tree = blob_to_fdt(blob)
-        out = tree.to_dtb(version=h.version, last_comp_version=h.last_comp_version,
-                          boot_cpuid_phys=h.boot_cpuid_phys, strings=strings_seed)
-    except (ValueError, UnicodeEncodeError, AssertionError) as exc:
-        raise InputError(None, f"fdt cannot write this DTB: {exc}") from None
+    if h.version not in WRITABLE_VERSIONS:
+        raise InputError(None, f"FDT version {h.version}: only versions 16 and 17 can be written")
+    strings_seed = src[h.off_dt_strings:h.off_dt_strings + h.size_dt_strings]
+    out = _canonical(blob, strings_seed)
     return _relayout(out, src, blob, notes), notes
 
 
@@ -291,20 +314,13 @@ def verify_patch(before: bytes, after: bytes, applied: dict[str, bool], *,
 
 
 def dtc_text(data: bytes, *, sort: bool = False) -> str:
-    """`dtc -I dtb -O dts` of a blob (stdin), for comparisons; `sort` ignores order."""
-    proc = subprocess.run(["dtc", "-q", *(["-s"] if sort else []), "-I", "dtb", "-O", "dts", "-"],
-                          input=data,
-                          capture_output=True, check=False)
-    if proc.returncode:
-        raise InputError(None, "dtc -I dtb failed: " + _first_line(proc.stderr))
-    return proc.stdout.decode("utf-8", "replace")
-
-
-def _first_line(stderr: bytes) -> str:
-    for line in stderr.decode("utf-8", "replace").splitlines():
-        if line.strip():
-            return line.strip()
-    return "no message"
+    """`dtc -I dtb -O dts` of a blob, for comparisons; `sort` ignores order."""
+    with tempfile.TemporaryDirectory(prefix="memmap-tui-dtc-") as tmp:
+        blob = Path(tmp, "in.dtb")
+        blob.write_bytes(data)
+        out = tools.checked("dtc", ["-q", *(["-s"] if sort else []), "-I", "dtb", "-O", "dts"], [blob],
+                            why="check the patched DTB")
+    return out.decode("utf-8", "replace")
 
 
 # -- writing --------------------------------------------------------------------------

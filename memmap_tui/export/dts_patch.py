@@ -25,13 +25,13 @@ import difflib
 import os
 import re
 import shutil
-import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from memmap_tui.export.dtb_patch import NO_DUMP, _first_line, build_patch, dtc_text
-from memmap_tui.export.overlay import require_tool
+from memmap_tui.export.dtb_patch import NO_DUMP, build_patch, dtc_text
+from memmap_tui.sources import tools
+from memmap_tui.sources.dtb import preprocess_dts
 from memmap_tui.sources.errors import InputError
 
 _SITE = re.compile(r"^(?P<file>.+?):(?P<l1>\d+):(?P<c1>\d+)-(?:(?P<file2>.+?):)?(?P<l2>\d+):(?P<c2>\d+)$")
@@ -69,32 +69,16 @@ class DtsPatch:
 
 # -- preprocessing and annotation ------------------------------------------------------
 
-def cpp_command(dts: Path, include_dirs: list[Path]) -> list[str]:
-    cpp = require_tool("cpp", "preprocess the .dts (#include)")
-    cmd = [cpp, "-nostdinc", "-undef", "-D__DTS__", "-x", "assembler-with-cpp"]
-    for d in include_dirs:
-        cmd += ["-I", str(d)]
-    return cmd + [str(dts)]
-
-
 def preprocess(dts: Path, include_dirs: list[Path]) -> str:
-    proc = subprocess.run(cpp_command(dts, include_dirs), capture_output=True, check=False)
-    if proc.returncode:
-        raise InputError(str(dts), "cpp failed: " + _first_line(proc.stderr))
-    return proc.stdout.decode("utf-8", "replace")
+    return preprocess_dts(dts, include_dirs).decode("utf-8", "replace")
 
 
 def _dtc(args: list[str], source: str, where: str, dtc_includes: list[Path]) -> bytes:
-    dtc = require_tool("dtc", "compile the .dts")
     inc = [a for d in dtc_includes for a in ("-i", str(d))]
     with tempfile.TemporaryDirectory(prefix="memmap-tui-dts-") as tmp:
         pp = Path(tmp, "preprocessed.dts")
         pp.write_text(source)
-        proc = subprocess.run([dtc, "-q", *inc, "-I", "dts", *args, str(pp)],
-                              capture_output=True, check=False)
-    if proc.returncode:
-        raise InputError(where, "dtc failed: " + _first_line(proc.stderr))
-    return proc.stdout
+        return tools.checked("dtc", ["-q", *inc, "-I", "dts", *args], [pp], why="compile the .dts", where=where)
 
 
 def compile_sources(dts: Path, include_dirs: list[Path]) -> bytes:
@@ -265,11 +249,12 @@ def _reference(node: SourceNode) -> str:
 # -- the patch --------------------------------------------------------------------------
 
 def _default_root(dts: Path, touched: list[str]) -> Path:
-    proc = subprocess.run(["git", "-C", str(dts.parent), "rev-parse", "--show-toplevel"],
-                          capture_output=True, check=False, text=True) if shutil.which("git") else None
     candidates = []
-    if proc is not None and proc.returncode == 0 and proc.stdout.strip():
-        candidates.append(Path(proc.stdout.strip()).resolve())
+    if shutil.which("git"):
+        top = tools.run("git", ["-C", str(dts.parent.resolve()), "rev-parse", "--show-toplevel"], [],
+                        why="find the repository the .dts is in")
+        if top.returncode == 0 and top.stdout.strip():
+            candidates.append(Path(top.stdout.decode("utf-8", "replace").strip()).resolve())
     candidates.append(Path(os.path.commonpath([str(dts.parent.resolve()),
                                                *[str(Path(t).resolve().parent) for t in touched]])))
     for c in candidates:
@@ -390,9 +375,11 @@ def verify_dts_patch(dts: Path, include_dirs: list[Path], used_files: list[str],
 
 def patch_dry_run(diff: str, root: Path) -> tuple[bool, str]:
     """`patch -p1 --dry-run` in `root` (when patch is installed)."""
-    exe = shutil.which("patch")
-    if exe is None:
+    if shutil.which("patch") is None:
         return True, "patch not installed; dry run skipped"
-    proc = subprocess.run([exe, "-p1", "--dry-run", "--batch", "-d", str(root)],
-                          input=diff.encode(), capture_output=True, check=False)
-    return proc.returncode == 0, (proc.stdout + proc.stderr).decode("utf-8", "replace").strip()
+    with tempfile.TemporaryDirectory(prefix="memmap-tui-patch-") as tmp:
+        diff_file = Path(tmp, "change.patch")
+        diff_file.write_text(diff)
+        run = tools.run("patch", ["-p1", "--dry-run", "--batch", "-d", str(root.resolve()),
+                                  "-i", str(diff_file)], [], why="check the DTS patch applies")
+    return run.returncode == 0, (run.stdout + run.stderr).decode("utf-8", "replace").strip()
