@@ -33,7 +33,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
+from memmap_tui.export.targets import check_target, write_all
 from memmap_tui.sources import tools
+from memmap_tui.sources.dtb import MAX_DTB_BYTES, read_input_file
 from memmap_tui.sources.errors import InputError
 from memmap_tui.sources.fdt_blob import FdtBlob, FdtError, FdtNode, parse_fdt
 
@@ -325,105 +327,11 @@ def dtc_text(data: bytes, *, sort: bool = False) -> str:
 
 # -- writing --------------------------------------------------------------------------
 
-def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
-    pa, pb = Path(a), Path(b)
-    try:
-        if pa.resolve() == pb.resolve():
-            return True
-        return pa.exists() and pb.exists() and os.path.samefile(pa, pb)
-    except OSError:
-        return False
-
-
-def check_target(out: str | os.PathLike, inputs: list[str | os.PathLike]) -> Path:
-    """Refuse an output that is an input, or whose directory cannot take a new file."""
-    target = Path(out)
-    for src in inputs:
-        if same_file(target, src):
-            raise InputError(str(out), "refusing to overwrite an input file; choose another output name")
-    if target.is_dir():
-        raise InputError(str(out), "is a directory")
-    parent = target.parent if str(target.parent) else Path(".")
-    if not parent.is_dir():
-        raise InputError(str(out), f"directory {parent} does not exist")
-    # Probe by creating a file: os.access() says yes to root on read-only mounts and procfs.
-    try:
-        fd, probe = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".probe", dir=parent)
-    except OSError as exc:
-        raise InputError(str(out), f"directory {parent} is not writable ({exc.strerror or exc})") from None
-    os.close(fd)
-    _unlink(probe)
-    return target
-
-
-class AtomicWriter:
-    """Stage every output as a temp file beside its target, then rename all at once.
-
-    Nothing appears under a target name unless every output was staged; a failure
-    removes the temp files.
-    """
-
-    def __init__(self) -> None:
-        self._staged: list[tuple[str, Path]] = []
-
-    def stage(self, target: Path, data: bytes) -> None:
-        try:
-            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        except OSError as exc:
-            self.abort()
-            raise InputError(str(target), f"cannot write: {exc.strerror or exc}") from None
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            if target.exists():
-                os.chmod(tmp, target.stat().st_mode & 0o7777)
-            else:
-                umask = os.umask(0)
-                os.umask(umask)
-                os.chmod(tmp, 0o666 & ~umask)
-        except OSError as exc:
-            _unlink(tmp)
-            self.abort()
-            raise InputError(str(target), f"cannot write: {exc.strerror or exc}") from None
-        self._staged.append((tmp, target))
-
-    def commit(self) -> list[Path]:
-        done = []
-        try:
-            for tmp, target in self._staged:
-                os.replace(tmp, target)
-                done.append(target)
-        except OSError as exc:
-            self.abort()
-            raise InputError(str(target), f"cannot write: {exc.strerror or exc}") from None
-        self._staged = []
-        return done
-
-    def abort(self) -> None:
-        for tmp, _ in self._staged:
-            _unlink(tmp)
-        self._staged = []
-
-
-def _unlink(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
-
-
 def write_patched_dtb(input_path: str | os.PathLike, out: str | os.PathLike,
                       changes: dict[str, bool]) -> DtbPatch:
     """Patch `input_path` and write it atomically to `out` (never over the input)."""
     target = check_target(out, [input_path])
-    try:
-        data = Path(input_path).read_bytes()
-    except OSError as exc:
-        raise InputError(str(input_path), exc.strerror or str(exc)) from None
+    data = read_input_file(str(input_path), MAX_DTB_BYTES, "a device tree")
     result = build_patch(data, changes, source=str(input_path))
-    writer = AtomicWriter()
-    writer.stage(target, result.data)
-    writer.commit()
+    write_all([(target, result.data)], [input_path])
     return result

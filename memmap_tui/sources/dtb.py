@@ -132,7 +132,7 @@ def compile_dts(path: str, include_dirs: tuple[str, ...] = (), *, source: bytes 
         run = tools.run("dtc", ["-q", *inc, "-I", "dts", "-O", "dtb", "-o", out, "-d", deps],
                         [dts_in], why="compile the .dts", where=path)
         if run.returncode != 0 or not os.path.exists(out):
-            raise InputError(path, "dtc: " + run.first_line().replace(dts_in, os.path.basename(path)))
+            raise InputError(path, "dtc failed: " + run.first_line().replace(dts_in, os.path.basename(path)))
         with open(deps, "rb") as f:
             # `out.dtb: a.dts b.dtsi …` (dtc's /include/ and /incbin/ files; spaces unescaped)
             for dep in f.read().decode("utf-8", "replace").split()[1:]:
