@@ -20,14 +20,14 @@ from typing import Iterable
 from memmap_tui.core.model import Finding, Level, MemoryMap, Region
 from memmap_tui.core.policy import TOGGLE_WHY, ToggleEffect, evaluate, honours_proposals, toggle_effect
 from memmap_tui.core.units import exact_size
-from memmap_tui.export.dtb_patch import NO_DUMP, DtbPatch, build_patch, check_change_path, patch_dtb
+from memmap_tui.export.dtb_patch import NO_DUMP, DtbPatch, build_patch, patch_dtb
 from memmap_tui.export.dts_patch import DtsPatch, build_dts_patch, patch_dry_run
 from memmap_tui.export.overlay import build_overlay, verify_overlay
 from memmap_tui.export.targets import check_target, same_file, write_all
 from memmap_tui.inputs import resolve
 from memmap_tui.sources.dtb import DtbBytes, read_dtb_bytes
 from memmap_tui.sources.errors import InputError
-from memmap_tui.sources.fdt_blob import FdtError, parse_fdt
+from memmap_tui.sources.fdt_blob import parse_fdt
 
 __all__ = ["ExportRequest", "ExportResult", "run_export", "export_warnings", "patch_dtb", "build_patch",
            "NO_DUMP", "build_overlay", "build_dts_patch", "changes_from", "DtbBytes", "read_dtb_bytes"]
@@ -187,20 +187,10 @@ def run_export(request: ExportRequest, mm: MemoryMap, source: DtbBytes) -> Expor
     inputs = protected_inputs(mm, source, request)
     _check_request(request, inputs)      # before any work: a bad target costs nothing
     dtb, data, changes = source.path, source.data, request.changes
-    try:
-        blob = parse_fdt(data)
-    except FdtError as exc:
-        raise InputError(dtb, str(exc)) from None
-    for path in changes:
-        try:
-            check_change_path(blob, path)
-        except InputError as exc:
-            raise InputError(dtb, exc.message) from None
-
-    result = ExportResult(changes=dict(changes))
-    result.warnings, result.savings = export_warnings(mm, changes)
+    # first: it refuses a path that is not a /reserved-memory child before any advice is worded
     patch = build_patch(data, changes, source=dtb)   # verified against our reader and dtc
-    result.dtb = patch
+    result = ExportResult(changes=dict(changes), dtb=patch)
+    result.warnings, result.savings = export_warnings(mm, changes)
     for path, why in patch.unchanged.items():
         result.warnings.append(Finding(Level.INFO, "no-dump-unchanged", f"{path} {why}", path))
     for note in patch.notes:

@@ -139,8 +139,21 @@ def compile_dts(path: str, include_dirs: tuple[str, ...] = (), *, source: bytes 
                 dep = os.path.abspath(dep.rstrip("\\"))
                 if not dep.startswith(tmp + os.sep) and dep not in sources:
                     sources.append(dep)
+        for dep in sources:
+            _require_regular(path, dep)
         with open(out, "rb") as f:
             return DtbBytes(f.read(), path, compiled_from=path, sources=tuple(sources))
+
+
+def _require_regular(dts: str, dep: str) -> None:
+    """A source that includes a device or FIFO (`/dev/stdin`, `/dev/zero`) is refused even
+    when the bounded tools got through it: its content is not a file anyone can review."""
+    try:
+        mode = os.stat(dep).st_mode
+    except OSError:
+        return           # gone since dtc read it: nothing to say about its kind
+    if not stat.S_ISREG(mode):
+        raise InputError(dts, f"includes {dep}, which is not a regular file")
 
 
 # Kernel scripts/Makefile.lib dtc_cpp_flags (warning and dependency flags aside).

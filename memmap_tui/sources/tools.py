@@ -26,7 +26,7 @@ from memmap_tui.sources.errors import InputError
 
 TIMEOUT_S = 20.0                    # wall clock; a real board's cpp + dtc takes < 1 s
 CPU_LIMIT_S = 20
-MEMORY_LIMIT_BYTES = 512 << 20       # address space per tool process
+MEMORY_LIMIT_BYTES = 256 << 20       # address space per tool process
 OUTPUT_LIMIT_BYTES = 64 << 20       # any one file a tool writes (stdout, stderr, -o)
 
 
