@@ -11,6 +11,7 @@ import math
 import os
 import sys
 from importlib import resources
+from pathlib import Path
 
 import click
 
@@ -18,6 +19,7 @@ from memmap_tui.core.model import Level
 from memmap_tui.core.arch import ARCHES, DEFAULT_ARCH, DEFAULT_LOADER, LOADERS
 from memmap_tui.inputs import DEFAULT_WRITE_SPEED_MBPS, Options, load
 from memmap_tui.sources.errors import InputError
+from memmap_tui.termination import Terminated
 
 EXIT_BAD_INPUT = 2
 
@@ -175,15 +177,19 @@ def export_cmd(output, overlay, dts, dts_patch, dts_root, dtsi_override, **kw) -
     """Write a patched DTB, an overlay and/or a .dts patch for the linux,no-dump toggles."""
     if not kw.get("dtb") and not kw.get("demo"):
         raise InputError(None, "export needs a DTB")
+    from memmap_tui.export import ExportRequest, changes_from, run_export
+    from memmap_tui.termination import signals_raise
     options = build_options(**kw, default_demo=False)
     loaded = load(options)
-    from memmap_tui.export import run_export
-    result = run_export(options.dtb, output=output, overlay=overlay, dts=dts, dts_patch=dts_patch,
-                        include_dirs=options.include_dirs, dts_root=dts_root,
-                        dtsi_override=dtsi_override, mm=loaded.mm,
-                        no_dump=options.no_dump, dump=options.dump)
-    for path in result.written:
-        click.echo(f"wrote {path}")
+    path = lambda p: None if p is None else Path(p)  # noqa: E731
+    request = ExportRequest(changes=changes_from(loaded.mm, options.no_dump, options.dump),
+                            output=path(output), overlay=path(overlay), dts_patch=path(dts_patch),
+                            dts=path(dts), include_dirs=options.include_dirs, dts_root=path(dts_root),
+                            dtsi_override=dtsi_override)
+    with signals_raise():      # SIGTERM/SIGHUP unwind like ctrl+c: no temp file stays behind
+        result = run_export(request, loaded.mm, loaded.dtb.read)
+    for p in result.written:
+        click.echo(f"wrote {p}")
     for w in result.warnings:
         click.echo(f"{w.level}: {w.message}", err=True)
 
@@ -196,6 +202,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(EXIT_BAD_INPUT)
     except click.exceptions.Abort:
         sys.exit(130)
+    except Terminated as e:         # SIGTERM/SIGHUP during an export, cleaned up
+        sys.exit(e.exit_status)
     except click.ClickException as e:
         click.echo(f"memmap-tui: {e.format_message()}", err=True)
         sys.exit(EXIT_BAD_INPUT if e.exit_code == 2 else e.exit_code)

@@ -466,8 +466,14 @@ def resolve(mm: MemoryMap, needle: str, option: str = "--no-dump") -> Region:
 
 
 def apply_toggles(mm: MemoryMap, no_dump: tuple[str, ...] | list[str], dump: tuple[str, ...] | list[str]) -> None:
+    asked: dict[str, tuple[bool, str]] = {}
     for needle, value, option in [(n, True, "--no-dump") for n in no_dump] + [(n, False, "--dump") for n in dump]:
         region = resolve(mm, needle, option)
+        # the same node both ways is a contradiction, not "last one wins"
+        earlier = asked.setdefault(region.id, (value, f"{option} {needle}"))
+        if earlier[0] != value:
+            raise InputError(None, f"{earlier[1]} and {option} {needle} name the same node "
+                                   f"{region.id}; give one of them")
         mm.set_no_dump(region.id, value)
         effect = toggle_effect(mm, region)
         if value and effect is not ToggleEffect.EFFECTIVE:

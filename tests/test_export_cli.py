@@ -28,6 +28,11 @@ def assert_one_line_error(proc: subprocess.CompletedProcess, match: str) -> None
     assert "Traceback" not in proc.stderr
 
 
+def load_board(dtb: Path):
+    from memmap_tui.inputs import Options, load
+    return load(Options(dtb=str(dtb)))
+
+
 @pytest.fixture
 def work(tmp_path: Path) -> Path:
     shutil.copy(RSV_DTB, tmp_path / "in.dtb")
@@ -133,13 +138,15 @@ def test_nothing_to_export(work: Path):
 @needs_corpus
 @needs_dtc
 def test_run_export_with_loaded_model(work: Path):
-    from memmap_tui.export import run_export
+    from memmap_tui.export import ExportRequest, run_export
     from memmap_tui.inputs import Options, load
-    mm = load(Options(dtb=str(work / "in.dtb"), ram=("1G@0x40000000",))).mm
+    loaded = load(Options(dtb=str(work / "in.dtb"), ram=("1G@0x40000000",)))
+    mm = loaded.mm
     mm.set_no_dump("/reserved-memory/firmware@4c000000", True)     # no-map: redundant
     mm.set_no_dump("/reserved-memory/gpu-mem@50000000", False)     # clears the DT's flag
     overrides = dict(mm.no_dump_overrides)
-    res = run_export(work / "in.dtb", output=work / "o.dtb", mm=mm, changes=mm.changed_no_dump())
+    (work / "in.dtb").unlink()       # the bytes loading read are what gets patched: no re-read
+    res = run_export(ExportRequest(changes=mm.changed_no_dump(), output=work / "o.dtb"), mm, loaded.dtb.read)
     assert res.written == [work / "o.dtb"]
     assert res.dtb.applied == {"/reserved-memory/firmware@4c000000": True,
                                "/reserved-memory/gpu-mem@50000000": False}
@@ -153,27 +160,30 @@ def test_run_export_with_loaded_model(work: Path):
 def test_dts_that_is_not_the_dtb_is_flagged(tmp_path: Path):
     if not (SAMPLE / "board.dts").is_file():
         pytest.skip("sample-data not generated")
-    from memmap_tui.export import run_export
+    from memmap_tui.export import ExportRequest, run_export
     src = tmp_path / "src"
     shutil.copytree(SAMPLE, src)
     dts = src / "board.dts"
     text = dts.read_text().replace("reg = <0x0 0xa4000000 0x0 0x2000000>;", "reg = <0x0 0xa4000000 0x0 0x1000000>;")
     assert text != dts.read_text()
     dts.write_text(text)
-    res = run_export(SAMPLE / "board.dtb", dts=dts, dts_patch=tmp_path / "p.patch", dts_root=src,
-                     changes={"/reserved-memory/camera@a4000000": True})
+    loaded = load_board(SAMPLE / "board.dtb")
+    changes = {"/reserved-memory/camera@a4000000": True}
+    res = run_export(ExportRequest(changes=changes, dts=dts, dts_patch=tmp_path / "p.patch", dts_root=src),
+                     loaded.mm, loaded.dtb.read)
     assert any(w.code == "dts-not-this-dtb" and "camera@a4000000" in w.message for w in res.warnings)
-    res = run_export(SAMPLE / "board.dtb", dts=SAMPLE / "board.dts", dts_patch=tmp_path / "q.patch",
-                     changes={"/reserved-memory/camera@a4000000": True})
+    res = run_export(ExportRequest(changes=changes, dts=SAMPLE / "board.dts", dts_patch=tmp_path / "q.patch"),
+                     loaded.mm, loaded.dtb.read)
     assert not any(w.code == "dts-not-this-dtb" for w in res.warnings)
 
 
 @needs_corpus
 @needs_tools
 def test_run_export_dry_run_writes_nothing(work: Path):
-    from memmap_tui.export import run_export
-    res = run_export(work / "in.dtb", output=work / "o.dtb", overlay=work / "o.dtbo", dry_run=True,
-                     changes={"/reserved-memory/firmware@4c000000": True})
+    from memmap_tui.export import ExportRequest, run_export
+    loaded = load_board(work / "in.dtb")
+    res = run_export(ExportRequest(changes={"/reserved-memory/firmware@4c000000": True}, output=work / "o.dtb",
+                                   overlay=work / "o.dtbo", dry_run=True), loaded.mm, loaded.dtb.read)
     assert res.written == [] and listing(work) == ["in.dtb"]
     assert 'target-path = "/reserved-memory/firmware@4c000000";' in res.overlay_source
     assert res.dtb.dts_diff == ["+\t\t\tlinux,no-dump;"]

@@ -205,10 +205,14 @@ def test_synthetic_header_variants(tmp_path: Path, extra: list[str]):
 
 
 @needs_dtc
-def test_property_fdt_would_drop_is_refused(tmp_path: Path):
-    data = _synthetic(tmp_path, [], body="\t\tx@90000000 { reg = <0 0x90000000 0 0x1000>; foo_with_references; };\n")
-    with pytest.raises(InputError, match="fdt library"):
-        patch_dtb(data, {"/reserved-memory/buf@80000000": True})
+def test_names_the_fdt_library_could_not_write_are_kept(tmp_path: Path):
+    # fdt 0.3.3's writer silently dropped `*_with_references` properties; ours keeps them,
+    # and verification (our reader + dtc) agrees
+    body = "\t\tx@90000000 { reg = <0 0x90000000 0 0x1000>; foo_with_references; };\n"
+    data = _synthetic(tmp_path, [], body=body)
+    out = patch_dtb(data, {"/reserved-memory/buf@80000000": True})
+    assert changed_lines(dts_of(data), dts_of(out)) == ["+\t\t\tlinux,no-dump;"]
+    assert "foo_with_references;" in dts_of(out)
 
 
 @needs_corpus

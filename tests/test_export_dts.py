@@ -79,7 +79,7 @@ def test_sample_board_patch_applies_and_compiles_to_patched_dtb(board: Path, cas
         assert res.files == ["sample-data/board.dts"]
     if dtsi_nodes and not override:
         assert "sample-data/soc.dtsi" in res.files
-        assert any("soc.dtsi" in w and "--dtsi-override" in w for w in res.warnings)
+        assert any("soc.dtsi" in w and "--dtsi-override" in w and "export dialog" in w for w in res.warnings)
     apply(res.diff, board)
     patched_sources = compile_dts(dts)
     expected = patch_dtb((SAMPLE / "board.dtb").read_bytes(), changes)

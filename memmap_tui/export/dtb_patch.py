@@ -1,25 +1,25 @@
 """Patched DTB: add or remove the empty `linux,no-dump` property on /reserved-memory children.
 
-Writing goes through the `fdt` library's object model and `FDT.to_dtb()`, but the
-tree is built from our one-pass reader (`sources.fdt_blob`) instead of
-`fdt.parse_dtb()` (O(n²), NOP-intolerant, shared /memreserve/ default, guessed
-property types — packages.md). Every property becomes `fdt.PropBytes` holding its
-raw bytes, appended without fdt's per-append duplicate scans.
+The tree comes from our one-pass reader (`sources.fdt_blob`) and is written back by
+`serialize()` here, in one linear pass without recursion: the `fdt` library's writer
+searches and grows its strings table per property (`str.find` + `+=`: 100k property
+names took 73 s), concatenates node blobs recursively (quadratic on wide nodes,
+RecursionError on a 2,000-deep tree) and needs printable-ASCII names.
 
-What `to_dtb()` alone does not keep, and what `_relayout()` restores:
-  * block offsets: it always puts /memreserve/ at 40 and the structure block right
-    after it; QEMU's libfdt puts /memreserve/ at 48 (16-byte alignment) and dtc -R
-    leaves room for extra reservation slots. We keep the input's gaps byte for byte.
-  * `last_comp_version`: setting `version` resets it to version-1 (a v16 blob built
-    by dtc says 16); we pass the input's value explicitly.
-  * trailing free space (dtc -p, QEMU's 1 MiB blobs): dropped; we pad back to the
-    input's totalsize when the output still fits, and keep zero bytes the file had
-    after totalsize so the file length does not change either.
-  * the strings block order: we seed it with the input's strings block, so existing
-    name offsets (and unused strings) stay; a new name is appended at the end, which
-    is what dtc and libfdt do too.
-What cannot be kept: FDT_NOP tokens (blobs edited in place by U-Boot/libfdt) — the
-fdt object model has no place for them; they are dropped and reported.
+What a plain re-serialization would not keep, and what `_relayout()` restores:
+  * block offsets: a canonical writer puts /memreserve/ right after the header and
+    the structure block right after it; QEMU's libfdt puts /memreserve/ at 48 (16-byte
+    alignment) and dtc -R leaves room for extra reservation slots. We keep the input's
+    gaps byte for byte.
+  * trailing free space (dtc -p, QEMU's 1 MiB blobs): we pad back to the input's
+    totalsize when the output still fits, and keep zero bytes the file had after
+    totalsize so the file length does not change either.
+  * the strings block: seeded with the input's strings block, so existing name
+    offsets (and unused strings) stay; a name is found the way dtc's
+    `stringtable_insert()` (dtc flattree.c) finds it — the first place `name\0`
+    occurs, a suffix of a longer name included — and a new one is appended at the end.
+What cannot be kept: FDT_NOP tokens (blobs edited in place by U-Boot/libfdt) have no
+place in the parsed tree; they are dropped and reported.
 """
 
 from __future__ import annotations
@@ -27,23 +27,20 @@ from __future__ import annotations
 import difflib
 import os
 import shutil
-import string
 import struct
-import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import fdt
 
+from memmap_tui.export.targets import check_target, write_all
+from memmap_tui.sources import tools
+from memmap_tui.sources.dtb import MAX_DTB_BYTES, read_input_file
 from memmap_tui.sources.errors import InputError
 from memmap_tui.sources.fdt_blob import FdtBlob, FdtError, FdtNode, parse_fdt
 
 NO_DUMP = "linux,no-dump"
 RESERVED_MEMORY = "/reserved-memory"
-# fdt's Node.to_dtb() silently skips properties whose name ends like this (its own
-# phantom bookkeeping properties); a real one would vanish from the output.
-_FDT_PHANTOM_SUFFIX = "_with_references"
 
 
 @dataclass(slots=True)
@@ -56,54 +53,92 @@ class DtbPatch:
     dts_diff: list[str] = field(default_factory=list)         # verified `dtc -O dts` diff lines
 
 
-# -- conversion -----------------------------------------------------------------
-
-def _to_fdt_node(src: FdtNode) -> fdt.Node:
-    node = fdt.Node(src.name or "/")
-    # Appending through .props/.nodes skips Node.append()'s linear duplicate scan
-    # (quadratic on wide nodes); the source tree has unique names already.
-    for name, value in src.props.items():
-        prop = fdt.PropBytes(name, data=value) if value else fdt.Property(name)
-        prop.set_parent(node)
-        node.props.append(prop)
-    for child in src.children:
-        sub = _to_fdt_node(child)
-        sub.set_parent(node)
-        node.nodes.append(sub)
-    return node
-
-
-def blob_to_fdt(blob: FdtBlob) -> fdt.FDT:
-    """Our parsed tree as an `fdt.FDT`, header fields and /memreserve/ included."""
-    header = fdt.Header()
-    header.version = blob.header.version          # the setter also resets last_comp_version
-    header.last_comp_version = blob.header.last_comp_version
-    header.boot_cpuid_phys = blob.header.boot_cpuid_phys
-    # entries passed explicitly: FDT's default list is shared by every instance.
-    entries = [{"address": a, "size": s} for a, s in blob.memreserve]
-    tree = fdt.FDT(header=header, entries=entries)
-    tree.root = _to_fdt_node(blob.root)
-    return tree
-
-
 # -- serialization ----------------------------------------------------------------
 
-def _printable(name: str) -> bool:
-    # fdt's BaseItem asserts string.printable names and encodes them as ASCII.
-    return all(c in string.printable for c in name)
+FDT_MAGIC = 0xD00DFEED
+FDT_BEGIN_NODE, FDT_END_NODE, FDT_PROP, FDT_END = 1, 2, 3, 9
+WRITABLE_VERSIONS = (16, 17)
+# Suffixes longer than this are not indexed for sharing (the spec caps property names at
+# 31 characters); a longer name is still found whole, or appended. Keeps the index linear.
+_SUFFIX_SHARE_MAX = 32
 
 
-def _check_writable_by_fdt(blob: FdtBlob) -> None:
-    for path, node in blob.nodes_by_path.items():
-        if not _printable(node.name):
-            raise InputError(None, f"node name {path!r} is not printable ASCII; cannot rewrite this DTB")
-        for name in node.props:
-            if name.endswith(_FDT_PHANTOM_SUFFIX) or not _printable(name):
-                raise InputError(None, f"property {path}:{name!r} cannot be written by the fdt library")
+class StringTable:
+    """The strings block: offsets found as dtc finds them, built in one pass."""
+
+    def __init__(self, seed: bytes) -> None:
+        self.data = bytearray(seed)
+        self._offset: dict[bytes, int] = {}
+        self._index(0)
+
+    def _index(self, start: int) -> None:
+        pos, data, offset = start, self.data, self._offset
+        while (end := data.find(b"\0", pos)) >= 0:
+            name = bytes(data[pos:end])
+            offset.setdefault(name, pos)
+            for k in range(max(1, len(name) - _SUFFIX_SHARE_MAX), len(name) + 1):
+                offset.setdefault(name[k:], pos + k)
+            pos = end + 1
+
+    def offset(self, name: bytes) -> int:
+        off = self._offset.get(name)
+        if off is None:
+            off = len(self.data)
+            self.data += name + b"\0"
+            self._index(off)
+        return off
+
+
+def _pad4(chunk: bytes) -> bytes:
+    return chunk + bytes(-len(chunk) % 4)
+
+
+def _encode_name(name: str, what: str) -> bytes:
+    # the reader decodes names as UTF-8 with replacement: a U+FFFD may stand for other bytes
+    if "\ufffd" in name or "\0" in name:
+        raise InputError(None, f"{what} {name!r} is not valid UTF-8; cannot rewrite this DTB")
+    return name.encode("utf-8")
+
+
+def structure_block(root: FdtNode, strings: StringTable) -> bytes:
+    """FDT_BEGIN_NODE … FDT_END, iteratively (depth costs no Python stack)."""
+    out: list[bytes] = []
+    begin, end_node, prop = (struct.pack(">I", t) for t in (FDT_BEGIN_NODE, FDT_END_NODE, FDT_PROP))
+    stack: list[FdtNode | None] = [root]       # None closes the node opened before it
+    while stack:
+        node = stack.pop()
+        if node is None:
+            out.append(end_node)
+            continue
+        out.append(begin + _pad4(_encode_name(node.name, "node name") + b"\0"))
+        for name, value in node.props.items():
+            off = strings.offset(_encode_name(name, f"property of {node.path}:"))
+            out.append(prop + struct.pack(">II", len(value), off) + _pad4(value))
+        stack.append(None)
+        stack.extend(reversed(node.children))
+    out.append(struct.pack(">I", FDT_END))
+    return b"".join(out)
+
+
+def _canonical(blob: FdtBlob, strings_seed: bytes) -> bytes:
+    """Header, /memreserve/, structure, strings, back to back (rsvmap 8-byte aligned)."""
+    h = blob.header
+    hdr_size = 40 if h.version >= 17 else 36
+    off_rsv = (hdr_size + 7) & ~7
+    rsv = b"".join(struct.pack(">QQ", a, s) for a, s in blob.memreserve) + bytes(16)
+    strings = StringTable(strings_seed)
+    structure = structure_block(blob.root, strings)
+    off_struct = off_rsv + len(rsv)
+    off_strings = off_struct + len(structure)
+    total = off_strings + len(strings.data)
+    fields = [FDT_MAGIC, total, off_struct, off_strings, off_rsv, h.version, h.last_comp_version,
+              h.boot_cpuid_phys, len(strings.data)] + ([len(structure)] if h.version >= 17 else [])
+    header = struct.pack(f">{len(fields)}I", *fields)
+    return header + bytes(off_rsv - hdr_size) + rsv + structure + bytes(strings.data)
 
 
 def _relayout(out: bytes, src: bytes, blob: FdtBlob, notes: list[str]) -> bytes:
-    """Put fdt's blocks at the input's offsets, keep its gaps and padding."""
+    """Put the canonical blocks at the input's offsets, keep its gaps and padding."""
     h = blob.header
     o_struct, o_strings, o_rsv = struct.unpack_from(">3I", out, 8)
     o_size_strings = struct.unpack_from(">I", out, 32)[0]
@@ -162,25 +197,15 @@ def _pad(out: bytes, src: bytes, blob: FdtBlob, notes: list[str]) -> bytes:
 
 
 def serialize(blob: FdtBlob, src: bytes) -> tuple[bytes, list[str]]:
-    """Write `blob` (possibly edited) with fdt, laid out like `src`."""
-    _check_writable_by_fdt(blob)
+    """Write `blob` (possibly edited), laid out like `src`."""
     notes: list[str] = []
     if blob.nop_count:
         notes.append(f"{blob.nop_count} FDT_NOP tokens (free slots left by in-place edits) were dropped")
     h = blob.header
-    strings_in = src[h.off_dt_strings:h.off_dt_strings + h.size_dt_strings]
-    try:
-        strings_seed = strings_in.decode("ascii")
-    except UnicodeDecodeError:
-        raise InputError(None, "strings block is not ASCII; cannot rewrite this DTB") from None
-    if h.version > fdt.Header.MAX_VERSION:
-        raise InputError(None, f"FDT version {h.version}: the fdt library writes versions 16-17 only")
-    try:
-        tree = blob_to_fdt(blob)
-        out = tree.to_dtb(version=h.version, last_comp_version=h.last_comp_version,
-                          boot_cpuid_phys=h.boot_cpuid_phys, strings=strings_seed)
-    except (ValueError, UnicodeEncodeError, AssertionError) as exc:
-        raise InputError(None, f"fdt cannot write this DTB: {exc}") from None
+    if h.version not in WRITABLE_VERSIONS:
+        raise InputError(None, f"FDT version {h.version}: only versions 16 and 17 can be written")
+    strings_seed = src[h.off_dt_strings:h.off_dt_strings + h.size_dt_strings]
+    out = _canonical(blob, strings_seed)
     return _relayout(out, src, blob, notes), notes
 
 
@@ -245,18 +270,33 @@ def build_patch(input_bytes: bytes, changes: dict[str, bool], *, verify: bool = 
         raise InputError(source, exc.message) from None
     result = DtbPatch(data=data, applied=applied, unchanged=unchanged, notes=notes)
     if verify:
-        result.dts_diff = verify_patch(input_bytes, data, applied, source=source)
+        width = widest_node(blob)
+        if width > DTC_ORACLE_MAX_WIDTH:
+            notes.append(f"a node has {width} properties and subnodes: dtc's reader is quadratic there "
+                         f"(100,000 take minutes), so only our reader checked the output")
+        result.dts_diff = verify_patch(input_bytes, data, applied, source=source,
+                                       with_dtc=width <= DTC_ORACLE_MAX_WIDTH)
     return result
+
+
+# dtc appends each property and subnode by walking its node's list (livetree.c
+# add_property/add_child): 25,000 in one node take 3-6 s, 100,000 minutes.
+DTC_ORACLE_MAX_WIDTH = 4096
+
+
+def widest_node(blob: FdtBlob) -> int:
+    return max(len(n.props) + len(n.children) for n in blob.nodes_by_path.values())
 
 
 # -- verification ---------------------------------------------------------------------
 
 def verify_patch(before: bytes, after: bytes, applied: dict[str, bool], *,
-                 source: str | None = None) -> list[str]:
+                 source: str | None = None, with_dtc: bool = True) -> list[str]:
     """Re-parse the output and check it differs from the input only by the toggles.
 
     Two independent checks: our reader's tree (every node, property and header field),
-    and `dtc -I dtb -O dts` text when dtc is installed. Returns the dts diff lines.
+    and `dtc -I dtb -O dts` text when dtc is installed and `with_dtc`. Returns the dts
+    diff lines.
     """
     fail = lambda msg: InputError(source, f"verification of the patched DTB failed: {msg}")  # noqa: E731
     try:
@@ -278,7 +318,7 @@ def verify_patch(before: bytes, after: bytes, applied: dict[str, bool], *,
                 raise fail(f"{path}: linux,no-dump not as requested")
         if list(pa.items()) != list(pb.items()):
             raise fail(f"{path}: properties changed")
-    if shutil.which("dtc") is None:
+    if not with_dtc or shutil.which("dtc") is None:
         return []
     ta, tb = dtc_text(before), dtc_text(after)
     diff = [line for line in difflib.unified_diff(ta.splitlines(), tb.splitlines(), lineterm="", n=0)
@@ -291,123 +331,22 @@ def verify_patch(before: bytes, after: bytes, applied: dict[str, bool], *,
 
 
 def dtc_text(data: bytes, *, sort: bool = False) -> str:
-    """`dtc -I dtb -O dts` of a blob (stdin), for comparisons; `sort` ignores order."""
-    proc = subprocess.run(["dtc", "-q", *(["-s"] if sort else []), "-I", "dtb", "-O", "dts", "-"],
-                          input=data,
-                          capture_output=True, check=False)
-    if proc.returncode:
-        raise InputError(None, "dtc -I dtb failed: " + _first_line(proc.stderr))
-    return proc.stdout.decode("utf-8", "replace")
-
-
-def _first_line(stderr: bytes) -> str:
-    for line in stderr.decode("utf-8", "replace").splitlines():
-        if line.strip():
-            return line.strip()
-    return "no message"
+    """`dtc -I dtb -O dts` of a blob, for comparisons; `sort` ignores order."""
+    with tempfile.TemporaryDirectory(prefix="memmap-tui-dtc-") as tmp:
+        blob = Path(tmp, "in.dtb")
+        blob.write_bytes(data)
+        out = tools.checked("dtc", ["-q", *(["-s"] if sort else []), "-I", "dtb", "-O", "dts"], [blob],
+                            why="check the patched DTB")
+    return out.decode("utf-8", "replace")
 
 
 # -- writing --------------------------------------------------------------------------
-
-def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
-    pa, pb = Path(a), Path(b)
-    try:
-        if pa.resolve() == pb.resolve():
-            return True
-        return pa.exists() and pb.exists() and os.path.samefile(pa, pb)
-    except OSError:
-        return False
-
-
-def check_target(out: str | os.PathLike, inputs: list[str | os.PathLike]) -> Path:
-    """Refuse an output that is an input, or whose directory cannot take a new file."""
-    target = Path(out)
-    for src in inputs:
-        if same_file(target, src):
-            raise InputError(str(out), "refusing to overwrite an input file; choose another output name")
-    if target.is_dir():
-        raise InputError(str(out), "is a directory")
-    parent = target.parent if str(target.parent) else Path(".")
-    if not parent.is_dir():
-        raise InputError(str(out), f"directory {parent} does not exist")
-    # Probe by creating a file: os.access() says yes to root on read-only mounts and procfs.
-    try:
-        fd, probe = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".probe", dir=parent)
-    except OSError as exc:
-        raise InputError(str(out), f"directory {parent} is not writable ({exc.strerror or exc})") from None
-    os.close(fd)
-    _unlink(probe)
-    return target
-
-
-class AtomicWriter:
-    """Stage every output as a temp file beside its target, then rename all at once.
-
-    Nothing appears under a target name unless every output was staged; a failure
-    removes the temp files.
-    """
-
-    def __init__(self) -> None:
-        self._staged: list[tuple[str, Path]] = []
-
-    def stage(self, target: Path, data: bytes) -> None:
-        try:
-            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        except OSError as exc:
-            self.abort()
-            raise InputError(str(target), f"cannot write: {exc.strerror or exc}") from None
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            if target.exists():
-                os.chmod(tmp, target.stat().st_mode & 0o7777)
-            else:
-                umask = os.umask(0)
-                os.umask(umask)
-                os.chmod(tmp, 0o666 & ~umask)
-        except OSError as exc:
-            _unlink(tmp)
-            self.abort()
-            raise InputError(str(target), f"cannot write: {exc.strerror or exc}") from None
-        self._staged.append((tmp, target))
-
-    def commit(self) -> list[Path]:
-        done = []
-        try:
-            for tmp, target in self._staged:
-                os.replace(tmp, target)
-                done.append(target)
-        except OSError as exc:
-            self.abort()
-            raise InputError(str(target), f"cannot write: {exc.strerror or exc}") from None
-        self._staged = []
-        return done
-
-    def abort(self) -> None:
-        for tmp, _ in self._staged:
-            _unlink(tmp)
-        self._staged = []
-
-
-def _unlink(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
-
 
 def write_patched_dtb(input_path: str | os.PathLike, out: str | os.PathLike,
                       changes: dict[str, bool]) -> DtbPatch:
     """Patch `input_path` and write it atomically to `out` (never over the input)."""
     target = check_target(out, [input_path])
-    try:
-        data = Path(input_path).read_bytes()
-    except OSError as exc:
-        raise InputError(str(input_path), exc.strerror or str(exc)) from None
+    data = read_input_file(str(input_path), MAX_DTB_BYTES, "a device tree")
     result = build_patch(data, changes, source=str(input_path))
-    writer = AtomicWriter()
-    writer.stage(target, result.data)
-    writer.commit()
+    write_all([(target, result.data)], [input_path])
     return result

@@ -25,18 +25,17 @@ import difflib
 import os
 import re
 import shutil
-import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from memmap_tui.export.dtb_patch import NO_DUMP, _first_line, build_patch, dtc_text
-from memmap_tui.export.overlay import require_tool
+from memmap_tui.export.dtb_patch import NO_DUMP, build_patch, dtc_text
+from memmap_tui.sources import tools
+from memmap_tui.sources.dtb import compile_dts, preprocess_dts
 from memmap_tui.sources.errors import InputError
 
 _SITE = re.compile(r"^(?P<file>.+?):(?P<l1>\d+):(?P<c1>\d+)-(?:(?P<file2>.+?):)?(?P<l2>\d+):(?P<c2>\d+)$")
 _NODE = re.compile(r"^(?P<labels>(?:[A-Za-z_][\w]*: )*)(?P<name>\S+) \{$")
-_MARKER = re.compile(r'^# \d+ "(?P<file>[^"]+)"')
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,55 +63,22 @@ class DtsPatch:
     unchanged: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     edited: dict[str, str] = field(default_factory=dict)   # absolute path -> new text
-    compiled: bytes | None = None                          # the unpatched sources, compiled
+    compiled: bytes = b""                                  # the unpatched sources, compiled
+    sources: tuple[str, ...] = ()                          # every file the .dts reads (never a target)
 
 
 # -- preprocessing and annotation ------------------------------------------------------
 
-def cpp_command(dts: Path, include_dirs: list[Path]) -> list[str]:
-    cpp = require_tool("cpp", "preprocess the .dts (#include)")
-    cmd = [cpp, "-nostdinc", "-undef", "-D__DTS__", "-x", "assembler-with-cpp"]
-    for d in include_dirs:
-        cmd += ["-I", str(d)]
-    return cmd + [str(dts)]
-
-
-def preprocess(dts: Path, include_dirs: list[Path]) -> str:
-    proc = subprocess.run(cpp_command(dts, include_dirs), capture_output=True, check=False)
-    if proc.returncode:
-        raise InputError(str(dts), "cpp failed: " + _first_line(proc.stderr))
-    return proc.stdout.decode("utf-8", "replace")
-
-
-def _dtc(args: list[str], source: str, where: str, dtc_includes: list[Path]) -> bytes:
-    dtc = require_tool("dtc", "compile the .dts")
-    inc = [a for d in dtc_includes for a in ("-i", str(d))]
+def annotate(dts: Path, include_dirs: list[Path]) -> dict[str, SourceNode]:
+    """Nodes with their source sites."""
+    pp = preprocess_dts(dts, include_dirs).decode("utf-8", "replace")
+    inc = [a for d in (dts.parent, *include_dirs) for a in ("-i", str(d))]
     with tempfile.TemporaryDirectory(prefix="memmap-tui-dts-") as tmp:
-        pp = Path(tmp, "preprocessed.dts")
-        pp.write_text(source)
-        proc = subprocess.run([dtc, "-q", *inc, "-I", "dts", *args, str(pp)],
-                              capture_output=True, check=False)
-    if proc.returncode:
-        raise InputError(where, "dtc failed: " + _first_line(proc.stderr))
-    return proc.stdout
-
-
-def compile_sources(dts: Path, include_dirs: list[Path]) -> bytes:
-    """cpp + dtc, as the kernel's cmd_dtc does (without its warning flags)."""
-    return _dtc(["-O", "dtb", "-o", "-"], preprocess(dts, include_dirs), str(dts),
-                [dts.parent, *include_dirs])
-
-
-def annotate(dts: Path, include_dirs: list[Path]) -> tuple[dict[str, SourceNode], list[str]]:
-    """Nodes with their source sites, and every file cpp read."""
-    pp = preprocess(dts, include_dirs)
-    files = []
-    for line in pp.splitlines():
-        m = _MARKER.match(line)
-        if m and not m["file"].startswith("<") and m["file"] not in files:
-            files.append(m["file"])
-    text = _dtc(["-O", "dts", "-T", "-T"], pp, str(dts), [dts.parent, *include_dirs]).decode()
-    return parse_annotated(text), files
+        pre = Path(tmp, "preprocessed.dts")
+        pre.write_text(pp)
+        text = tools.checked("dtc", ["-q", *inc, "-I", "dts", "-O", "dts", "-T", "-T"], [pre],
+                             why="compile the .dts", where=str(dts))
+    return parse_annotated(text.decode("utf-8", "replace"))
 
 
 def _split_annotation(line: str) -> tuple[str, list[Site]]:
@@ -265,11 +231,12 @@ def _reference(node: SourceNode) -> str:
 # -- the patch --------------------------------------------------------------------------
 
 def _default_root(dts: Path, touched: list[str]) -> Path:
-    proc = subprocess.run(["git", "-C", str(dts.parent), "rev-parse", "--show-toplevel"],
-                          capture_output=True, check=False, text=True) if shutil.which("git") else None
     candidates = []
-    if proc is not None and proc.returncode == 0 and proc.stdout.strip():
-        candidates.append(Path(proc.stdout.strip()).resolve())
+    if shutil.which("git"):
+        top = tools.run("git", ["-C", str(dts.parent.resolve()), "rev-parse", "--show-toplevel"], [],
+                        why="find the repository the .dts is in")
+        if top.returncode == 0 and top.stdout.strip():
+            candidates.append(Path(top.stdout.decode("utf-8", "replace").strip()).resolve())
     candidates.append(Path(os.path.commonpath([str(dts.parent.resolve()),
                                                *[str(Path(t).resolve().parent) for t in touched]])))
     for c in candidates:
@@ -286,7 +253,8 @@ def build_dts_patch(dts: str | os.PathLike, changes: dict[str, bool], *,
     if not dts_path.is_file():
         raise InputError(str(dts), "no such .dts file")
     incs = [Path(d).resolve() for d in include_dirs]
-    nodes, used_files = annotate(dts_path, incs)
+    original = compile_dts(str(dts_path), tuple(map(str, incs)))
+    nodes = annotate(dts_path, incs)
     board = str(dts_path)
     files = _Files()
     applied: dict[str, bool] = {}
@@ -312,7 +280,8 @@ def build_dts_patch(dts: str | os.PathLike, changes: dict[str, bool], *,
                 site = node.sites[0]
                 _add_in_site(files, node, site, nodes)
                 warnings.append(f"{path} is defined in {site.file}, which other boards may include: "
-                                f"the patch changes all of them (--dtsi-override instead adds "
+                                f"the patch changes all of them (the shared-.dtsi override — "
+                                f"--dtsi-override, or its box in the export dialog — instead adds "
                                 f"`{_reference(node)} {{ {NO_DUMP}; }};` to {dts_path.name})")
         else:
             site = node.props[NO_DUMP]
@@ -346,9 +315,10 @@ def build_dts_patch(dts: str | os.PathLike, changes: dict[str, bool], *,
         edited[p] = "".join(new)
         diff_parts.append(_unified(files.orig[p], new, rel))
     result = DtsPatch(diff="".join(diff_parts), files=rels, root=base, applied=applied,
-                      unchanged=unchanged, warnings=warnings, edited=edited)
+                      unchanged=unchanged, warnings=warnings, edited=edited,
+                      compiled=original.data, sources=original.sources)
     if verify and applied:
-        verify_dts_patch(dts_path, incs, used_files, result)
+        verify_dts_patch(dts_path, incs, result)
     return result
 
 
@@ -364,15 +334,13 @@ def _unified(old: list[str], new: list[str], rel: str) -> str:
     return "".join(out)
 
 
-def verify_dts_patch(dts: Path, include_dirs: list[Path], used_files: list[str], patch: DtsPatch) -> None:
+def verify_dts_patch(dts: Path, include_dirs: list[Path], patch: DtsPatch) -> None:
     """Compile the edited sources from a mirror and compare with the patched original DTB."""
-    before = compile_sources(dts, include_dirs)
-    patch.compiled = before
-    expected = build_patch(before, patch.applied, verify=False).data
+    expected = build_patch(patch.compiled, patch.applied, verify=False).data
     with tempfile.TemporaryDirectory(prefix="memmap-tui-mirror-") as tmp:
         def mirror(p: Path) -> Path:
             return Path(tmp, *Path(p).resolve().parts[1:])
-        for f in {*used_files, *patch.edited}:
+        for f in {*patch.sources, *patch.edited}:
             src = Path(f)
             dst = mirror(src)
             dst.parent.mkdir(parents=True, exist_ok=True)
@@ -382,7 +350,7 @@ def verify_dts_patch(dts: Path, include_dirs: list[Path], used_files: list[str],
                 shutil.copyfile(src, dst)
         for d in include_dirs:
             mirror(d).mkdir(parents=True, exist_ok=True)
-        after = compile_sources(mirror(dts), [mirror(d) for d in include_dirs])
+        after = compile_dts(str(mirror(dts)), tuple(str(mirror(d)) for d in include_dirs)).data
     if dtc_text(after, sort=True) != dtc_text(expected, sort=True):
         raise InputError(str(dts), "verification failed: the patched sources do not compile to "
                                    "the patched DTB; nothing written")
@@ -390,9 +358,11 @@ def verify_dts_patch(dts: Path, include_dirs: list[Path], used_files: list[str],
 
 def patch_dry_run(diff: str, root: Path) -> tuple[bool, str]:
     """`patch -p1 --dry-run` in `root` (when patch is installed)."""
-    exe = shutil.which("patch")
-    if exe is None:
+    if shutil.which("patch") is None:
         return True, "patch not installed; dry run skipped"
-    proc = subprocess.run([exe, "-p1", "--dry-run", "--batch", "-d", str(root)],
-                          input=diff.encode(), capture_output=True, check=False)
-    return proc.returncode == 0, (proc.stdout + proc.stderr).decode("utf-8", "replace").strip()
+    with tempfile.TemporaryDirectory(prefix="memmap-tui-patch-") as tmp:
+        diff_file = Path(tmp, "change.patch")
+        diff_file.write_text(diff)
+        run = tools.run("patch", ["-p1", "--dry-run", "--batch", "-d", str(root.resolve()),
+                                  "-i", str(diff_file)], [], why="check the DTS patch applies")
+    return run.returncode == 0, (run.stdout + run.stderr).decode("utf-8", "replace").strip()

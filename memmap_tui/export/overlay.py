@@ -9,12 +9,11 @@ refused with a clear message.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 
-from memmap_tui.export.dtb_patch import NO_DUMP, _first_line, dtc_text
+from memmap_tui.export.dtb_patch import NO_DUMP, dtc_text
+from memmap_tui.sources import tools
 from memmap_tui.sources.errors import InputError
 
 
@@ -42,21 +41,12 @@ def overlay_source(paths: list[str]) -> str:
     return "\n".join(lines)
 
 
-def require_tool(name: str, why: str) -> str:
-    exe = shutil.which(name)
-    if exe is None:
-        raise InputError(None, f"{name} not found on PATH; it is needed to {why} "
-                               f"(Debian/Ubuntu: apt install device-tree-compiler)")
-    return exe
-
-
 def compile_overlay(source: str) -> bytes:
-    dtc = require_tool("dtc", "compile the overlay")
-    proc = subprocess.run([dtc, "-q", "-@", "-I", "dts", "-O", "dtb", "-o", "-", "-"],
-                          input=source.encode(), capture_output=True, check=False)
-    if proc.returncode:
-        raise InputError(None, "dtc failed to compile the overlay: " + _first_line(proc.stderr))
-    return proc.stdout
+    with tempfile.TemporaryDirectory(prefix="memmap-tui-ovl-") as tmp:
+        src = Path(tmp, "overlay.dts")
+        src.write_text(source)
+        return tools.checked("dtc", ["-q", "-@", "-I", "dts", "-O", "dtb", "-o", "-"], [src],
+                             why="compile the overlay")
 
 
 def build_overlay(changes: dict[str, bool]) -> tuple[str, bytes]:
@@ -74,15 +64,13 @@ def build_overlay(changes: dict[str, bool]) -> tuple[str, bytes]:
 
 def apply_overlay(base: bytes, dtbo: bytes) -> bytes:
     """Merge with the real `fdtoverlay` (libfdt's fdt_overlay_apply, as U-Boot does)."""
-    tool = require_tool("fdtoverlay", "check the overlay")
     with tempfile.TemporaryDirectory(prefix="memmap-tui-ovl-") as tmp:
         b, o, m = Path(tmp, "base.dtb"), Path(tmp, "ovl.dtbo"), Path(tmp, "merged.dtb")
         b.write_bytes(base)
         o.write_bytes(dtbo)
-        proc = subprocess.run([tool, "-i", str(b), "-o", str(m), str(o)],
-                              capture_output=True, check=False)
-        if proc.returncode or not m.exists():
-            raise InputError(None, "fdtoverlay could not apply the overlay: " + _first_line(proc.stderr))
+        tools.checked("fdtoverlay", ["-i", str(b), "-o", str(m)], [o], why="check the overlay")
+        if not m.exists():
+            raise InputError(None, "fdtoverlay wrote no merged tree")
         return m.read_bytes()
 
 

@@ -9,14 +9,15 @@ cells; `status` must be okay; multi-`reg` children are modelled per kernel versi
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
+import stat
 import tempfile
 from dataclasses import dataclass, field
+from typing import Iterable
 
 from memmap_tui.core.model import BootInfo, Finding, Level, Region, RegionKind
 from memmap_tui.core.ranges import Range, RangeSet
 from memmap_tui.core.units import exact_size
+from memmap_tui.sources import tools
 from memmap_tui.sources.errors import MAX_DTB_INPUT_BYTES, InputError, check_input_file
 from memmap_tui.sources.fdt_blob import (
     FdtBlob, FdtError, FdtNode, cells_to_int, describe_prop, parse_fdt, prop_cells,
@@ -52,6 +53,7 @@ class DtbInfo:
     findings: list[Finding] = field(default_factory=list)
     reserved_memory_ok: bool = True
     compiled_from: str | None = None  # the .dts path when we ran dtc
+    read: DtbBytes | None = None      # the bytes loading read (export patches these, no re-read)
 
     @property
     def memory(self) -> RangeSet:
@@ -63,72 +65,131 @@ class DtbInfo:
 
 # -- reading the file ------------------------------------------------------------
 
-def read_dtb_bytes(path: str, include_dirs: tuple[str, ...] = ()) -> tuple[bytes, str | None]:
-    """Bytes of a DTB; a `.dts` is preprocessed and compiled with the real dtc."""
+# A DTB's totalsize is a u32, but real blobs are kilobytes to a few MiB (QEMU pads to
+# 1 MiB); anything far larger is not a device tree and is not read into memory.
+MAX_DTB_BYTES = 64 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class DtbBytes:
+    """What loading read: the blob, and every file it came from (for the export's
+    never-overwrite-an-input check)."""
+    data: bytes
+    path: str
+    compiled_from: str | None = None     # the .dts path when dtc built the blob
+    sources: tuple[str, ...] = ()        # the .dts and every file it #include's, /include/'s, /incbin/'s
+
+
+def read_input_file(path: str, limit_bytes: int, what: str) -> bytes:
+    """A regular file's bytes, at most `limit_bytes`; a FIFO or device is refused unread."""
     try:
-        with open(path, "rb") as f:
-            head = f.read(4)
-            rest = f.read()
+        # O_NONBLOCK: opening a FIFO must not wait for a writer before we can refuse it
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except OSError as e:
         raise InputError(path, e.strerror or str(e)) from None
-    data = head + rest
-    if head == b"\xd0\x0d\xfe\xed":
-        return data, None
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise InputError(path, f"not a regular file; {what} must be a file")
+        if st.st_size > limit_bytes:
+            raise InputError(path, f"{st.st_size} bytes: larger than any {what} "
+                                   f"(limit {limit_bytes >> 20} MiB)")
+        try:
+            return f.read(limit_bytes + 1)[:limit_bytes]
+        except OSError as e:
+            raise InputError(path, e.strerror or str(e)) from None
+
+
+def read_dtb_bytes(path: str, include_dirs: tuple[str, ...] = ()) -> DtbBytes:
+    """Bytes of a DTB; a `.dts` is preprocessed and compiled with the real dtc."""
+    data = read_input_file(path, MAX_DTB_BYTES, "a device tree")
+    if data[:4] == b"\xd0\x0d\xfe\xed":
+        return DtbBytes(data, path, sources=(path,))
     if path.endswith((".dts", ".dtsi")) or data.lstrip().startswith((b"/dts-v1/", b"/*", b"//", b"#include")):
-        return compile_dts(path, include_dirs), path
+        return compile_dts(path, include_dirs, source=data)
     raise InputError(path, "not a device tree blob (bad magic, expected 0xd00dfeed) nor DTS source")
 
 
-def compile_dts(path: str, include_dirs: tuple[str, ...] = ()) -> bytes:
-    dtc = shutil.which("dtc")
-    if not dtc:
-        raise InputError(path, "DTS input needs the device tree compiler `dtc` "
-                               "(Debian: apt-get install device-tree-compiler)")
-    with open(path, "rb") as f:
-        source = f.read()
+def compile_dts(path: str, include_dirs: tuple[str, ...] = (), *, source: bytes | None = None) -> DtbBytes:
+    """cpp (when the source uses it) then dtc, as the kernel's cmd_dtc does, bounded by
+    `sources.tools` (timeout, memory, output size, stdin closed)."""
+    if source is None:
+        source = read_input_file(path, MAX_DTB_BYTES, "a device tree source")
     dirs = (os.path.dirname(os.path.abspath(path)), *include_dirs)
-    if b"#include" in source or b"#define" in source:
-        cpp = shutil.which("cpp")
-        if not cpp:
-            raise InputError(path, "DTS uses #include/#define but the C preprocessor `cpp` is missing")
-        args = [cpp, "-nostdinc", "-undef", "-D__DTS__", "-x", "assembler-with-cpp", "-P"]
-        for d in dirs:
-            args += ["-I", d]
-        proc = subprocess.run(args + [path], capture_output=True)
-        if proc.returncode != 0:
-            raise InputError(path, "cpp failed: " + _first_line(proc.stderr))
-        source = proc.stdout
-    with tempfile.TemporaryDirectory() as tmp:
-        out = os.path.join(tmp, "out.dtb")
-        args = [dtc, "-q", "-I", "dts", "-O", "dtb", "-o", out]
-        for d in dirs:
-            args += ["-i", d]
-        proc = subprocess.run(args + ["-"], input=source, capture_output=True)
-        if proc.returncode != 0 or not os.path.exists(out):
-            raise InputError(path, "dtc: " + _first_line(proc.stderr).replace("<stdin>", os.path.basename(path)))
+    sources = [os.path.abspath(path)]
+    with tempfile.TemporaryDirectory(prefix="memmap-tui-dts-") as tmp:
+        dts_in = path
+        if b"#include" in source or b"#define" in source:
+            # without -P: cpp's line markers name the real files, for dtc's messages and for
+            # the list of files this DTS reads
+            pre = preprocess_dts(path, dirs)
+            sources += [f for f in _cpp_marker_files(pre) if f not in sources]
+            dts_in = os.path.join(tmp, "preprocessed.dts")
+            with open(dts_in, "wb") as f:
+                f.write(pre)
+        out, deps = os.path.join(tmp, "out.dtb"), os.path.join(tmp, "deps")
+        inc = [a for d in dirs for a in ("-i", os.path.abspath(d))]
+        run = tools.run("dtc", ["-q", *inc, "-I", "dts", "-O", "dtb", "-o", out, "-d", deps],
+                        [dts_in], why="compile the .dts", where=path)
+        if run.returncode != 0 or not os.path.exists(out):
+            raise InputError(path, "dtc failed: " + run.first_line().replace(dts_in, os.path.basename(path)))
+        with open(deps, "rb") as f:
+            # `out.dtb: a.dts b.dtsi …` (dtc's /include/ and /incbin/ files; spaces unescaped)
+            for dep in f.read().decode("utf-8", "replace").split()[1:]:
+                dep = os.path.abspath(dep.rstrip("\\"))
+                if not dep.startswith(tmp + os.sep) and dep not in sources:
+                    sources.append(dep)
+        for dep in sources:
+            _require_regular(path, dep)
         with open(out, "rb") as f:
-            return f.read()
+            return DtbBytes(f.read(), path, compiled_from=path, sources=tuple(sources))
 
 
-def _first_line(stderr: bytes) -> str:
-    for line in stderr.decode("utf-8", "replace").splitlines():
-        line = line.strip()
-        if line and not line.lower().startswith("warning"):
-            return line
-    return stderr.decode("utf-8", "replace").strip().splitlines()[0] if stderr.strip() else "failed"
+def _require_regular(dts: str, dep: str) -> None:
+    """A source that includes a device or FIFO (`/dev/stdin`, `/dev/zero`) is refused even
+    when the bounded tools got through it: its content is not a file anyone can review."""
+    try:
+        mode = os.stat(dep).st_mode
+    except OSError:
+        return           # gone since dtc read it: nothing to say about its kind
+    if not stat.S_ISREG(mode):
+        raise InputError(dts, f"includes {dep}, which is not a regular file")
+
+
+# Kernel scripts/Makefile.lib dtc_cpp_flags (warning and dependency flags aside).
+CPP_OPTIONS = ["-nostdinc", "-undef", "-D__DTS__", "-x", "assembler-with-cpp"]
+
+
+def preprocess_dts(path: str | os.PathLike, include_dirs: Iterable[str | os.PathLike]) -> bytes:
+    """cpp output with line markers (`# LINE "FILE"`): dtc follows them in its messages."""
+    inc = [a for d in include_dirs for a in ("-I", os.path.abspath(d))]
+    return tools.checked("cpp", [*CPP_OPTIONS, *inc], [path],
+                         why="preprocess the .dts (#include/#define)", where=str(path))
+
+
+def _cpp_marker_files(preprocessed: bytes) -> list[str]:
+    """Files named by cpp's `# LINE "FILE" FLAGS` markers, in first-seen order."""
+    seen: dict[str, None] = {}
+    for line in preprocessed.splitlines():
+        if line.startswith(b"# ") and b'"' in line:
+            name = line.split(b'"', 2)[1].decode("utf-8", "replace")
+            if not name.startswith("<"):
+                seen.setdefault(os.path.abspath(name))
+    return list(seen)
 
 
 # -- decoding ----------------------------------------------------------------------
 
 def load_dtb(path: str, *, kernel: str = "7.2", include_dirs: tuple[str, ...] = ()) -> DtbInfo:
     check_input_file(path, MAX_DTB_INPUT_BYTES)  # no FIFO, device (/dev/zero) or giant file
-    data, compiled_from = read_dtb_bytes(path, include_dirs)
+    read = read_dtb_bytes(path, include_dirs)
     try:
-        blob = parse_fdt(data)
+        blob = parse_fdt(read.data)
     except FdtError as e:
         raise InputError(path, str(e)) from None
     info = decode_dtb(blob, path=path, kernel=kernel)
-    info.compiled_from = compiled_from
+    info.compiled_from = read.compiled_from
+    info.read = read
     return info
 
 

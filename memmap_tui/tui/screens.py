@@ -220,17 +220,14 @@ class ExportScreen(ModalScreen[list[str] | None]):
 
     @work(thread=True, exclusive=True)
     def run_export(self, dtb: str, kw: dict) -> None:
+        from memmap_tui.export import ExportRequest, run_export
         from memmap_tui.sources.errors import InputError
+        loaded = self.state.loaded
+        request = ExportRequest(changes=self.state.mm.changed_no_dump(),
+                                include_dirs=loaded.options.include_dirs,
+                                **{k: Path(v) if isinstance(v, str) else v for k, v in kw.items()})
         try:
-            from memmap_tui.export import run_export
-        except ImportError as e:  # the export issue not installed: say so, write nothing
-            self.app.call_from_thread(self._done, None, f"export engine unavailable: {e}")
-            return
-        opts = self.state.loaded.options
-        try:
-            result = run_export(dtb, mm=self.state.mm, changes=self.state.mm.changed_no_dump(),
-                                include_dirs=opts.include_dirs, arch=opts.arch, loader=opts.loader,
-                                kernel=opts.kernel, **kw)
+            result = run_export(request, self.state.mm, loaded.dtb.read)
         except InputError as e:
             self.app.call_from_thread(self._done, None, str(e))
             return
@@ -249,8 +246,7 @@ class ExportScreen(ModalScreen[list[str] | None]):
             t.append(f"✓ wrote {p}\n", style="bold #4cc38a")
         for w in result.warnings:
             t.append(f"{w.level}: ", style=LEVEL_STYLE.get(Level(w.level), ""))
-            # the engine words its advice for the CLI; here the option is a box in this dialog
-            t.append(w.message.replace("--dtsi-override", "the shared-.dtsi box") + "\n")
+            t.append(w.message + "\n")      # the export engine's advice, as it words it
         t.rstrip()
         self.written = [str(p) for p in result.written]
         self._show(t)
