@@ -12,8 +12,9 @@ from bisect import bisect_left, insort
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Callable
 
-from memmap_tui.core.arch import (ARCHES, CRASH_CMA, CRASH_LOW_RES, CRASH_RES, DEFAULT_ARCH,
-                                  DEFAULT_LOADER, LOADERS, is_iomem_nomap, is_iomem_ram, rules_for)
+from memmap_tui.core.arch import (ARCHES, CRASH_CMA, CRASH_KERNEL_LINE, CRASH_LOW_RES, CRASH_RES,
+                                  DEFAULT_ARCH, DEFAULT_LOADER, LOADERS, is_iomem_nomap, is_iomem_ram,
+                                  rules_for)
 from memmap_tui.core.coverage import Coverage
 from memmap_tui.core.crashkernel import CrashkernelError, parse_crashkernel
 from memmap_tui.core.lint import lint
@@ -377,7 +378,7 @@ def _check_failures_against_iomem(mm: MemoryMap, loaded: Loaded) -> None:
 def _crashkernel(mm: MemoryMap, loaded: Loaded) -> None:
     dmesg = loaded.dmesg
     rules = rules_for(mm.arch)
-    lines = sorted(_iomem_named(mm, "Crash kernel", top=False) + _iomem_named(mm, "Crash kernel", top=True))
+    lines = sorted(e.range for e in mm.iomem if e.name == CRASH_KERNEL_LINE)   # any depth
     try:
         specs = parse_crashkernel(mm.boot.crashkernel, mm.ram.size_bytes if mm.ram_known else None, mm.arch)
     except (CrashkernelError, ValueError) as e:

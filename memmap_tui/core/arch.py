@@ -16,6 +16,8 @@ KiB, MiB, GiB, TiB = 1 << 10, 1 << 20, 1 << 30, 1 << 40
 
 # crashk_res, crashk_low_res and the crashkernel=,cma ranges, as the model names them.
 CRASH_RES, CRASH_LOW_RES, CRASH_CMA = "crashkernel", "crashkernel-low", "crashkernel-cma"
+# The iomem name of crashk_res and crashk_low_res on every arch (kernel/crash_reserve.c).
+CRASH_KERNEL_LINE = "Crash kernel"
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +34,7 @@ class DumpPath:
     excluded_low_bytes: int = 0          # x86 kexec_file: [0, 1 MiB) (elf_header_exclude_ranges)
     # kexec_load only: how a line counts as RAM and which named lines are cut out again
     ram_line_contains: bool = False      # x86 kexec-tools: name *contains* "System RAM"
-    excluded_lines: tuple[str, ...] = ("Crash kernel",)
+    excluded_lines: tuple[str, ...] = (CRASH_KERNEL_LINE,)
     # Calls of_reserved_mem_kdump_exclude() in the proposed kdump series (v1 and v2+):
     # only this path can honour a policy beyond `today` (domain.md §0, §2.2).
     honours_proposals: bool = False
@@ -145,7 +147,7 @@ _RULES = (
             "kexec_load": DumpPath(
                 cite="kexec-tools kexec/arch/i386/crashdump-x86.c get_crash_memory_ranges()",
                 base="iomem_lines", excluded_crash=frozenset({CRASH_RES, CRASH_LOW_RES, CRASH_CMA}),
-                ram_line_contains=True, excluded_lines=("Crash kernel", "GART")),
+                ram_line_contains=True, excluded_lines=(CRASH_KERNEL_LINE, "GART")),
         }),
         crashkernel_cma=True,
     ),

@@ -148,7 +148,7 @@ class MemoryMap:
     arch: str = DEFAULT_ARCH
     loader: str = DEFAULT_LOADER
     kernel: str = "7.2"           # how multi-reg nodes are modelled (7.2+: first tuple only)
-    page_size: int = 4096
+    page_size: int = rules_for(DEFAULT_ARCH).default_page_size   # inputs sets the arch's own
     ram: RangeSet = field(default_factory=RangeSet)
     ram_known: bool = False
     ram_source: str | None = None
