@@ -6,7 +6,6 @@ file ends (a cut file) or where no flattened record covers the bytes.
 
 from __future__ import annotations
 
-import io
 import os
 
 
@@ -47,41 +46,3 @@ class FileReader(Reader):
 
     def close(self) -> None:
         self._f.close()
-
-
-class ReaderIO(io.RawIOBase):
-    """File-like view of a Reader for pyelftools (headers and notes only)."""
-
-    def __init__(self, reader: Reader) -> None:
-        self._r = reader
-        self._pos = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def seek(self, pos: int, whence: int = 0) -> int:
-        if whence == 0:
-            self._pos = pos
-        elif whence == 1:
-            self._pos += pos
-        else:
-            self._pos = self._r.logical_size + pos
-        return self._pos
-
-    def tell(self) -> int:
-        return self._pos
-
-    def read(self, size: int = -1) -> bytes:
-        if size is None or size < 0:
-            size = max(0, self._r.logical_size - self._pos)
-        data = self._r.read(self._pos, size)
-        self._pos += len(data)
-        return data
-
-    def readinto(self, b) -> int:
-        data = self.read(len(b))
-        b[:len(data)] = data
-        return len(data)
