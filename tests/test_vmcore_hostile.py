@@ -163,3 +163,38 @@ def test_elf_accounting_is_n_log_n(tmp_path, monkeypatch):
         assert acc.balanced
         counts.append(calls["n"])
     assert 0 < counts[0] and counts[1] <= 4.5 * counts[0]
+
+
+def test_bitmap_is_read_once_and_ranked_by_one_chunk():
+    """RSS flat in RAM size: the build reads each byte once in bounded reads; a rank query
+    reads back at most one CHUNK; nothing keeps the bitmap itself."""
+    from memmap_tui.core.dump import Bitmap
+    size = 1 << 24                                    # 16 MiB: 128 Mi pfns
+    reads = []
+
+    def source(off, n):
+        data = bytes([0x0F]) * n if off < size // 2 else b""   # second half: cut file
+        reads.append(len(data))
+        return data
+    bm = Bitmap(source, size * 8, size_bytes=size)
+    assert sum(reads) == size // 2 and max(reads) <= Bitmap.READ
+    assert len(reads) == size // 2 // Bitmap.READ + 1        # stops at the first short read
+    assert bm.readable_bytes == size // 2
+    reads.clear()
+    assert bm.count(3, 8 * 1000 + 5) == 4 * 1000 + 1      # bits 3 of byte 0 … bits 0..4 of byte 1000
+    assert bm.rank(size * 8) == 4 * (size // 2)
+    assert max(reads) <= Bitmap.CHUNK and len(reads) <= 2
+    assert sum(map(len, bm._cache.values())) <= Bitmap.CACHE * Bitmap.CHUNK
+
+
+def test_flattened_overlapping_records_later_record_wins(tmp_path):
+    """makedumpfile -R writes records in file order: where two overlap, the later bytes stay."""
+    from memmap_tui.sources.vmcore.flattened import FlatReader
+    flat = gen.flatten([(0, b"A" * 100), (50, b"B" * 100), (20, b"C" * 10), (400, b"D" * 4)])
+    path = tmp_path / "f.flat"
+    path.write_bytes(flat)
+    r = FlatReader(str(path))
+    assert r.read(0, 150) == b"A" * 20 + b"C" * 10 + b"A" * 20 + b"B" * 100
+    assert r.read(140, 100) == b"B" * 10          # stops at the gap: no invented zero bytes
+    assert r.read(400, 10) == b"D" * 4 and r.logical_size == 404
+    assert r.damage is None and r.end_marker
