@@ -198,3 +198,23 @@ def test_flattened_overlapping_records_later_record_wins(tmp_path):
     assert r.read(140, 100) == b"B" * 10          # stops at the gap: no invented zero bytes
     assert r.read(400, 10) == b"D" * 4 and r.logical_size == 404
     assert r.damage is None and r.end_marker
+
+
+def test_verdict_naming_sweep_matches_a_per_address_reference():
+    """check_policy names each byte of a diff by the first label covering it, in one sweep."""
+    import random
+    from memmap_tui.core.dump.verdict import _first_label
+    from memmap_tui.core.ranges import RangeSet
+    rnd = random.Random(7)
+    for _ in range(200):
+        spans = []
+        for k in range(rnd.randint(1, 8)):
+            for _ in range(rnd.randint(1, 3)):
+                s = rnd.randrange(0, 60)
+                spans.append((s, s + rnd.randrange(1, 20), k))
+        diff = RangeSet((s, s + rnd.randrange(1, 15)) for s in rnd.sample(range(70), 5))
+        spans.append((0, 100, 99))          # last resort, as "outside RAM" is
+        got = {a: k for s, e, k in _first_label(diff.pairs, spans) for a in range(s, e)}
+        want = {a: min(k for s, e, k in spans if s <= a < e)
+                for s, e in diff.pairs for a in range(s, e)}
+        assert got == want
