@@ -17,10 +17,6 @@ class Reader:
     def read(self, offset: int, size: int) -> bytes:
         raise NotImplementedError
 
-    def available(self, offset: int, size: int) -> int:
-        """Bytes readable from `offset` on, contiguously, up to `size`."""
-        return len(self.read(offset, size))
-
     @property
     def logical_size(self) -> int:
         """Size of the (reassembled) dump image."""
@@ -40,9 +36,6 @@ class FileReader(Reader):
         if offset < 0 or size <= 0 or offset >= self.file_size_bytes:
             return b""
         return os.pread(self._f.fileno(), min(size, self.file_size_bytes - offset), offset)
-
-    def available(self, offset: int, size: int) -> int:
-        return max(0, min(size, self.file_size_bytes - offset))
 
     def close(self) -> None:
         self._f.close()
