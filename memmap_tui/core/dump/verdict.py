@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import heapq
+from bisect import bisect_right
+from functools import partial
 from dataclasses import dataclass, field
 
 from memmap_tui.core.arch import is_iomem_nomap, is_iomem_ram, rules_for
@@ -123,6 +125,12 @@ def _name_pieces(mm: MemoryMap, diff: RangeSet, in_dump: bool) -> list[NamedRang
 
 def _first_label(pieces, spans) -> list[tuple[int, int, int]]:
     """Cut `pieces` (sorted, disjoint) where the lowest-index span covering them changes."""
+    if not pieces:
+        return []
+    # only spans touching a piece matter: the diff is usually a few ranges, the labels many
+    piece_ends = [e for _, e in pieces]
+    spans = [sp for sp, i in zip(spans, map(partial(bisect_right, piece_ends), (s for s, _, _ in spans)))
+             if i < len(pieces) and pieces[i][0] < sp[1]]
     points = sorted({p for s, e, _ in spans for p in (s, e)} | {p for s, e in pieces for p in (s, e)})
     by_start = sorted(spans)
     heap: list[tuple[int, int]] = []         # (label index, end)
