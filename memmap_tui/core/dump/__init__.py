@@ -19,7 +19,7 @@ any partition of the address space sums exactly to the file-level totals.
 
 Modules: `page_index` (RangeStats, the PageIndex protocol), `elf_index` (PT_LOADs),
 `bitmap_index` (kdump bitmaps), `layout` (DumpLayout), `accounting` (account_dump),
-`verdict` (check_policy).
+`verdict` (check_policy), `projection` (per-policy projection from a dump or page counts).
 """
 
 from memmap_tui.core.dump.accounting import AccountRow, DumpAccount, account_dump
@@ -27,8 +27,10 @@ from memmap_tui.core.dump.bitmap_index import PAGE_DESC_BYTES, Bitmap, BitmapInd
 from memmap_tui.core.dump.elf_index import Segment, SegmentIndex
 from memmap_tui.core.dump.layout import DumpLayout
 from memmap_tui.core.dump.page_index import PageIndex, RangeStats
+from memmap_tui.core.dump.projection import Estimate, Projection, assumptions, estimate, project
 from memmap_tui.core.dump.verdict import NamedRange, PolicyDiff, Verdict, check_policy
 
 __all__ = ["AccountRow", "DumpAccount", "account_dump", "PAGE_DESC_BYTES", "Bitmap", "BitmapIndex",
            "DescStats", "Segment", "SegmentIndex", "DumpLayout", "PageIndex", "RangeStats",
-           "NamedRange", "PolicyDiff", "Verdict", "check_policy"]
+           "NamedRange", "PolicyDiff", "Verdict", "check_policy", "Estimate", "Projection", "assumptions",
+           "estimate", "project"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
 
 from memmap_tui.core.dump.layout import DumpLayout
@@ -36,22 +37,29 @@ class DumpAccount:
                 and abs(a.excluded_pages - b.excluded_pages) <= len(self.rows))
 
 
-def _ram_name(mm: MemoryMap, r: Range) -> str:
-    for e in mm.iomem:
-        if e.depth == 0 and e.range.overlaps(r):
-            return e.name
-    return "System RAM" if mm.ram_known else "dump coverage"
+def _ram_namer(mm: MemoryMap):
+    """Name of the top-level iomem line overlapping a RAM range (bisection, not a scan)."""
+    top = sorted((e.range.start, e.range.end, e.name) for e in mm.iomem if e.depth == 0)
+    starts = [t[0] for t in top]
+    fallback = "System RAM" if mm.ram_known else "dump coverage"
+
+    def name(r: Range) -> str:
+        # top-level lines are disjoint: the first overlapping one holds r.start or follows it
+        i = max(0, bisect_right(starts, r.start) - 1)
+        return next((n for s, e, n in top[i:i + 2] if s < r.end and r.start < e), fallback)
+    return name
 
 
 def account_dump(mm: MemoryMap, layout: DumpLayout) -> DumpAccount:
     ram = mm.ram if mm.ram_known else layout.covered_ram
     top = max(ram.end or 0, layout.extent)
     rows: list[tuple[Range, str, str]] = []
+    ram_name = _ram_namer(mm)
     cursor = 0
     for r in ram:
         if r.start > cursor:
             rows.append((Range(cursor, r.start), "hole", "hole"))
-        rows.append((r, "ram", _ram_name(mm, r)))
+        rows.append((r, "ram", ram_name(r)))
         cursor = r.end
     if top > cursor:
         rows.append((Range(cursor, top), "hole", "hole"))

@@ -50,12 +50,12 @@ class SegmentIndex:
     def presence(self, r: Range) -> tuple[int, int]:
         return self._covered.within(r.start, r.end), self._present.within(r.start, r.end)
 
-    def _one(self, r: Range) -> RangeStats:
-        cov, pres = self.presence(r)
-        return RangeStats(cov, pres, (cov - pres) // self.page_size, 0, self._file.within(r.start, r.end))
-
     def stats(self, ranges: Sequence[Range]) -> list[RangeStats]:
-        return [self._one(r) for r in ranges]
+        cov = self._covered.within_many(ranges)
+        pres = self._present.within_many(ranges)
+        disk = self._file.within_many(ranges)
+        page = self.page_size
+        return [RangeStats(c, p, (c - p) // page, 0, d) for c, p, d in zip(cov, pres, disk)]
 
     def totals(self) -> RangeStats:
         cov, pres = self._covered.total, self._present.total

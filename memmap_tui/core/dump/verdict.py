@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import heapq
+from bisect import bisect_right
+from functools import partial
 from dataclasses import dataclass, field
 
+from memmap_tui.core.arch import is_iomem_nomap, is_iomem_ram, rules_for
 from memmap_tui.core.dump.layout import DumpLayout
 from memmap_tui.core.model import MemoryMap, RegionKind
 from memmap_tui.core.policy import POLICIES, evaluate
@@ -72,49 +76,81 @@ def _round_out(rs: RangeSet, g: int) -> RangeSet:
 
 
 def _name_pieces(mm: MemoryMap, diff: RangeSet, in_dump: bool) -> list[NamedRange]:
-    """Split `diff` by region (band priority, as the map draws it), then iomem, then RAM."""
-    out: list[NamedRange] = []
-    left = diff
+    """Split `diff` by region (band priority, as the map draws it), then by the other `reg`
+    entries of a node, then by top-level iomem lines, then RAM, then "outside RAM".
+
+    Each byte goes to the first label (in that order) covering it: one sweep over the
+    labels' boundaries with a heap keyed on the order — O((labels + pieces) log labels),
+    whatever the number of regions."""
     prefix = ("in the dump but not in a kdump vmcore: " if in_dump
               else "a kdump vmcore holds it, the dump does not: ")
+    labels: list[tuple[str | None, str, str]] = []     # (id, name, why) in priority order
+    spans: list[tuple[int, int, int]] = []             # (start, end, label index)
+
+    def label(pairs, rid: str | None, name: str, why: str) -> None:
+        spans.extend((s, e, len(labels)) for s, e in pairs)
+        labels.append((rid, name, prefix + why))
+
     ordered = sorted((r for r in mm.regions if r.placed and r.reserves_memory),
                      key=lambda r: list(type(mm.band_of(r))).index(mm.band_of(r)))
     for reg in ordered:
-        hit = left & reg.ranges
-        if not hit:
-            continue
         band = mm.band_of(reg)
         kind = ("crashkernel" if reg.kind is RegionKind.CRASHKERNEL else "no-map" if reg.no_map
                 else "memreserve" if reg.kind is RegionKind.MEMRESERVE
                 else "reusable" if reg.reusable else "reserved")
         why = KDUMP_WHY[kind] if kind in ("no-map", "crashkernel") else f"{KDUMP_WHY[kind]} ({band})"
-        for piece in hit:
-            out.append(NamedRange(piece, reg.id, reg.name, prefix + why))
-        left = left - hit
+        label(reg.ranges.pairs, reg.id, reg.name, why)
     # `reg` tuples the model does not reserve (7.2+: only the first of a multi-reg node),
     # which an older kernel may still have reserved (and iomem shows).
     for reg in mm.regions:
-        extra_reg = RangeSet(reg.reg) - reg.ranges
-        hit = left & extra_reg
-        for piece in hit:
-            out.append(NamedRange(piece, reg.id, reg.name,
-                                  prefix + "another `reg` entry of this node (reserved by kernels before 7.2)"))
-        left = left - hit
+        extra = RangeSet(reg.reg) - reg.ranges
+        if extra:
+            label(extra.pairs, reg.id, reg.name,
+                  "another `reg` entry of this node (reserved by kernels before 7.2)")
+    rules = rules_for(mm.arch)
     for e in mm.iomem:
-        if e.depth != 0 or e.name.startswith("System RAM"):
+        if e.depth != 0 or is_iomem_ram(rules, e.name):
             continue
-        hit = left & RangeSet([e.range])
-        for piece in hit:
-            why = (KDUMP_WHY["no-map"] + ", top-level `reserved` in iomem"
-                   if e.name == "reserved" and mm.arch in ("arm64", "loongarch") else KDUMP_WHY["iomem"])
-            out.append(NamedRange(piece, None, e.name, prefix + why))
-        left = left - hit
-    ram = mm.ram if mm.ram_known else RangeSet()
-    for piece in left & ram:
-        out.append(NamedRange(piece, None, "System RAM", prefix + KDUMP_WHY["ram"]))
-    for piece in left - ram:
-        out.append(NamedRange(piece, None, "outside RAM", prefix + KDUMP_WHY["outside"]))
-    out.sort(key=lambda n: n.range.start)
+        why = (KDUMP_WHY["no-map"] + f", top-level `{e.name}` in iomem"
+               if is_iomem_nomap(rules, e.name, e.depth) else KDUMP_WHY["iomem"])
+        label([(e.range.start, e.range.end)], None, e.name, why)
+    label((mm.ram if mm.ram_known else RangeSet()).pairs, None, "System RAM", KDUMP_WHY["ram"])
+    label(diff.pairs, None, "outside RAM", KDUMP_WHY["outside"])    # the last resort covers all
+    out: list[NamedRange] = []
+    for start, end, k in _first_label(diff.pairs, spans):
+        rid, name, why = labels[k]
+        out.append(NamedRange(Range(start, end), rid, name, why))
+    return out
+
+
+def _first_label(pieces, spans) -> list[tuple[int, int, int]]:
+    """Cut `pieces` (sorted, disjoint) where the lowest-index span covering them changes."""
+    if not pieces:
+        return []
+    # only spans touching a piece matter: the diff is usually a few ranges, the labels many
+    piece_ends = [e for _, e in pieces]
+    spans = [sp for sp, i in zip(spans, map(partial(bisect_right, piece_ends), (s for s, _, _ in spans)))
+             if i < len(pieces) and pieces[i][0] < sp[1]]
+    points = sorted({p for s, e, _ in spans for p in (s, e)} | {p for s, e in pieces for p in (s, e)})
+    by_start = sorted(spans)
+    heap: list[tuple[int, int]] = []         # (label index, end)
+    out: list[tuple[int, int, int]] = []
+    i = j = 0
+    for p, q in zip(points, points[1:]):
+        while j < len(pieces) and pieces[j][1] <= p:
+            j += 1
+        while i < len(by_start) and by_start[i][0] <= p:
+            heapq.heappush(heap, (by_start[i][2], by_start[i][1]))
+            i += 1
+        if j == len(pieces) or pieces[j][0] > p:
+            continue                         # not in the diff
+        while heap and heap[0][1] <= p:
+            heapq.heappop(heap)
+        k = heap[0][0]
+        if out and out[-1][1] == p and out[-1][2] == k:
+            out[-1] = (out[-1][0], q, k)
+        else:
+            out.append((p, q, k))
     return out
 
 

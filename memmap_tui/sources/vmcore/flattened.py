@@ -40,13 +40,11 @@ class FlatReader(Reader):
             raise InputError(path, "not a makedumpfile flattened file (signature missing)")
         if len(head) < 32:
             raise InputError(path, f"flattened header cut at offset {len(head):#x}")
-        ftype, version = struct.unpack(">qq", head[16:32])
+        ftype = struct.unpack(">q", head[16:24])[0]
         if ftype != 1:
             raise InputError(path, f"flattened header: type {ftype}, expected 1")
-        self.version = version
         self.end_marker = False
         self.damage: str | None = None     # first problem met while indexing (cut record ...)
-        self.record_count = 0
         self._index(self._walk())
 
     def _walk(self) -> list[tuple[int, int, int]]:
@@ -67,7 +65,6 @@ class FlatReader(Reader):
             if off < 0 or size < 0:
                 self.damage = f"bad record at offset {cursor:#x} (offset {off}, size {size})"
                 break
-            self.record_count += 1
             data_at = cursor + 16
             if data_at + size > size_bytes:     # the size is checked before it is used
                 here = max(0, size_bytes - data_at)
@@ -115,9 +112,6 @@ class FlatReader(Reader):
             pos = hi
             k += 1
         return b"".join(out)
-
-    def available(self, offset: int, size: int) -> int:
-        return len(self.read(offset, size))
 
     def close(self) -> None:
         self._f.close()
