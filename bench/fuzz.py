@@ -10,11 +10,13 @@ bench/gen_dumps.py, iomem/dmesg lines from their printk formats) and then mutate
 (bit flips, interesting integers at aligned offsets, chunk deletes/duplicates/inserts,
 truncation). Input `index` of a campaign is rebuilt from (format, seed, index) alone.
 
-Each input runs in its own fork of a warm parent (the CLI already imported): the
-child calls `memmap_tui.cli.main(["report", "--json", …])` with RLIMIT_AS at the
-parent's size + 200 MiB, RLIMIT_CPU 2 s and a 10 s wall alarm. Outcomes: ok (exit 0
-or 2), crash (any other exit or signal; the traceback's last line is kept), hang
-(CPU limit or wall alarm), mem (MemoryError under the cap). Findings are minimized by
+Inputs run in forks of a warm parent (the CLI already imported), 200 per fork, each
+calling `memmap_tui.cli.main(["report", "--json", …])` under RLIMIT_AS at the parent's
+size + 200 MiB, a 2 s CPU timer and a 10 s wall alarm per input; a fork killed by a
+timer names the input it was on. Every input that is not ok is re-run alone in a fresh
+fork (`run_forked`, which also measures its peak RSS) before it counts. Outcomes: ok
+(exit 0 or 2), crash (any other exit or signal; the traceback's last line is kept),
+hang (CPU timer or wall alarm), mem (MemoryError under the cap, or RSS growth > 200 MiB). Findings are minimized by
 chunk removal and written to --findings DIR as files + args.json; small ones are
 kept under tests/fuzz_regressions/ (tests/test_fuzz_regressions.py replays them).
 """
@@ -377,6 +379,100 @@ def run_forked(args: list[str], *, cpu_s: int = CPU_LIMIT_S, wall_s: int = WALL_
     return "crash", f"exit {code}: {last}", wall, extra_kib
 
 
+# -- many inputs per fork: the fast path of a campaign -------------------------------------------
+
+BATCH = 200
+
+
+def _child_limits(vm: int, mem_bytes: int) -> None:
+    os.setpgid(0, 0)
+    resource.setrlimit(resource.RLIMIT_AS, (vm + mem_bytes, vm + mem_bytes))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    null = os.open(os.devnull, os.O_RDWR)
+    os.dup2(null, 0)
+    os.dup2(null, 1)
+    os.dup2(null, 2)
+    sys.stdout = open(os.devnull, "w")
+    os.environ["MEMMAP_TUI_DEBUG"] = "1"
+
+
+def _batch_child(fmt: str, seed: int, indices: range, workdir: Path, wfd: int, vm: int) -> None:
+    """Run `indices` one after another; report `S i` before and `R i outcome detail` after each.
+    Per input: CPU timer (ITIMER_PROF, default action kills) and a wall alarm, so a hang
+    anywhere — even inside one C call such as a regex — ends the fork at that input."""
+    import io
+    from memmap_tui import cli
+    _child_limits(vm, MEM_LIMIT_BYTES)
+    out = os.fdopen(wfd, "w", buffering=1)
+    for index in indices:
+        data = generate(fmt, seed, index)
+        path = _write_input(workdir, fmt, data)
+        out.write(f"S {index}\n")
+        out.flush()
+        signal.setitimer(signal.ITIMER_PROF, CPU_LIMIT_S)
+        signal.alarm(WALL_LIMIT_S)
+        sys.stderr = err = io.StringIO()
+        code = 0
+        try:
+            cli.main(args_for(fmt, path))
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+        except MemoryError:
+            code, err = 70, io.StringIO("MemoryError")
+        except BaseException:
+            code = 70
+            err.write(traceback.format_exc()[-600:])
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        signal.alarm(0)
+        text = err.getvalue()
+        last = (text.strip().splitlines() or [""])[-1].replace("\n", " ")[:300]
+        outcome = "ok" if code in (0, 2) else "mem" if "MemoryError" in text else "crash"
+        out.write(f"R {index} {outcome} {last}\n")
+    out.flush()
+    os._exit(0)
+
+
+def run_batch(fmt: str, seed: int, indices: range, workdir: Path) -> list[tuple[int, str, str]]:
+    """(index, outcome, detail) for each input; a fork that dies names the input it died on."""
+    results: list[tuple[int, str, str]] = []
+    todo = indices
+    while len(todo):
+        r, w = os.pipe()
+        vm = _vm_bytes()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.close(r)
+                _batch_child(fmt, seed, todo, workdir, w, vm)
+            finally:
+                os._exit(71)
+        os.close(w)
+        started, done = None, set()
+        with os.fdopen(r) as f:
+            for line in f:
+                kind, _, rest = line.rstrip("\n").partition(" ")
+                if kind == "S":
+                    started = int(rest)
+                elif kind == "R":
+                    idx, outcome, detail = (rest.split(" ", 2) + [""])[:3]
+                    results.append((int(idx), outcome, detail))
+                    done.add(int(idx))
+        _, status, _ = os.wait4(pid, 0)
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except OSError:
+            pass
+        if started is None or started in done:
+            break  # the fork finished every input (or died before the first: nothing to blame)
+        sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
+        if sig in (signal.SIGPROF, signal.SIGALRM):
+            results.append((started, "hang", f"killed by {signal.Signals(sig).name}"))
+        else:
+            results.append((started, "crash", f"fork died: {status=:#x}"))
+        todo = range(started + 1, todo.stop)
+    return results
+
+
 # -- campaign --------------------------------------------------------------------------------
 
 def _write_input(workdir: Path, fmt: str, data: bytes) -> str:
@@ -435,14 +531,23 @@ def campaign(fmt: str, count: int, seed: int = 1, *, start: int = 0, findings: P
     with tempfile.TemporaryDirectory(prefix=f"fuzz-{fmt}-") as tmp:
         workdir = Path(tmp)
         t0 = time.time()
-        for index in range(start, start + count):
-            data = generate(fmt, seed, index)
-            outcome, detail, wall, extra = run_forked(args_for(fmt, _write_input(workdir, fmt, data)))
-            if outcome == "ok" and extra > MEM_LIMIT_BYTES >> 10:
-                outcome, detail = "mem", f"peak RSS grew by {extra >> 10} MiB"
-            stats[outcome] += 1
-            worst_wall, worst_rss = max(worst_wall, wall), max(worst_rss, extra)
-            if outcome != "ok":
+        done = 0
+        for batch_start in range(start, start + count, BATCH):
+            batch = range(batch_start, min(batch_start + BATCH, start + count))
+            for index, outcome, detail in run_batch(fmt, seed, batch, workdir):
+                done += 1
+                if outcome == "ok":
+                    stats["ok"] += 1
+                    continue
+                # Confirm in a fresh fork of its own, with exact limits and its own RSS.
+                data = generate(fmt, seed, index)
+                outcome, detail, wall, extra = run_forked(args_for(fmt, _write_input(workdir, fmt, data)))
+                if outcome == "ok" and extra > MEM_LIMIT_BYTES >> 10:
+                    outcome, detail = "mem", f"peak RSS grew by {extra >> 10} MiB"
+                stats[outcome] += 1
+                worst_wall, worst_rss = max(worst_wall, wall), max(worst_rss, extra)
+                if outcome == "ok":
+                    continue
                 key = f"{outcome}: {detail[:160]}"
                 if key not in examples:
                     examples[key] = f"{fmt} {seed} {index}"
@@ -451,9 +556,9 @@ def campaign(fmt: str, count: int, seed: int = 1, *, start: int = 0, findings: P
                         small = (minimize(fmt, data, outcome, workdir)
                                  if do_minimize and outcome != "hang" else data)
                         save_finding(findings, fmt, seed, index, small, outcome, detail)
-            if progress and (index - start + 1) % 2000 == 0:
-                print(f"{fmt}: {index - start + 1}/{count} {dict(stats)} "
-                      f"{(index - start + 1) / (time.time() - t0):.0f}/s", file=sys.stderr, flush=True)
+            if progress:
+                print(f"{fmt}: {done}/{count} {dict(stats)} {done / (time.time() - t0):.0f}/s",
+                      file=sys.stderr, flush=True)
     return {"format": fmt, "seed": seed, "inputs": count, "ok": stats["ok"], "crash": stats["crash"],
             "hang": stats["hang"], "mem": stats["mem"], "max_wall_s": round(worst_wall, 3),
             "max_extra_rss_mib": round(worst_rss / 1024, 1), "examples": examples}
