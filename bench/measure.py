@@ -6,8 +6,9 @@ command is started by a tiny intermediate (GNU `time`, ~1 MiB) that forks it fre
 and reads its rusage with wait4(2); only when GNU time is missing is the command
 waited for directly (then `rss_exact` is False and the figure is an upper bound).
 
-Limits: `timeout_s` (wall; the whole process group is killed) and `mem_limit_bytes`
-(RLIMIT_AS of the command, so an allocation past it fails inside the process).
+Limits: `timeout_s` (wall; the whole process group is killed), `cpu_limit_s`
+(RLIMIT_CPU: SIGXCPU) and `mem_limit_bytes` (RLIMIT_AS of the command, so an
+allocation past it fails inside the process).
 """
 
 from __future__ import annotations
@@ -44,8 +45,10 @@ class Measured:
         return self.rss_kib / 1024
 
 
-def _limits(mem_limit_bytes: int | None):
+def _limits(mem_limit_bytes: int | None, cpu_limit_s: int | None):
     def apply() -> None:
+        if cpu_limit_s:
+            resource.setrlimit(resource.RLIMIT_CPU, (cpu_limit_s, cpu_limit_s + 1))
         if mem_limit_bytes:
             resource.setrlimit(resource.RLIMIT_AS, (mem_limit_bytes, mem_limit_bytes))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
@@ -53,6 +56,7 @@ def _limits(mem_limit_bytes: int | None):
 
 
 def run(argv: list[str], *, timeout_s: float = 60.0, mem_limit_bytes: int | None = None,
+        cpu_limit_s: int | None = None,
         stdin: bytes | None = None, stdin_path: str | None = None, env: dict | None = None,
         cwd: str | None = None) -> Measured:
     """Run `argv` once; never raises for the command's own failure or hang."""
@@ -62,7 +66,7 @@ def run(argv: list[str], *, timeout_s: float = 60.0, mem_limit_bytes: int | None
     t0 = time.perf_counter()
     proc = subprocess.Popen(wrapped, stdin=stdin_f, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env=env, cwd=cwd, start_new_session=True,
-                            preexec_fn=_limits(mem_limit_bytes))
+                            preexec_fn=_limits(mem_limit_bytes, cpu_limit_s))
     try:
         out, err = proc.communicate(stdin, timeout=timeout_s)
         timed_out = False

@@ -36,7 +36,7 @@ def _params():
 def test_hostile_input_is_bounded(name, tmp_path):
     args = hostile.CASES[name](tmp_path)
     m = measure.run([sys.executable, "-m", "memmap_tui", *args], timeout_s=WALL_TIMEOUT_S,
-                    mem_limit_bytes=1 << 30)
+                    mem_limit_bytes=1 << 30, cpu_limit_s=3)
     assert not m.timed_out, f"{name}: still running after {WALL_TIMEOUT_S} s"
     assert m.returncode in hostile.EXPECT[name], (m.returncode, m.stderr[-600:])
     assert b"Traceback" not in m.stderr

@@ -20,6 +20,7 @@ from typing import BinaryIO
 MAX_TEXT_INPUT_BYTES = 256 << 20
 MAX_DTB_INPUT_BYTES = 256 << 20
 STDIN_PATH = "-"
+_CHUNK = 1 << 20
 
 
 class InputError(Exception):
@@ -69,7 +70,15 @@ def read_input_bytes(path: str, limit: int) -> bytes:
     """The whole input, at most `limit` bytes; a longer one is an InputError (never read on)."""
     f = open_input(path)
     try:
-        data = f.read(limit + 1)
+        # Chunked: read(limit + 1) would allocate the whole limit up front for every input.
+        chunks, total = [], 0
+        while total <= limit:
+            chunk = f.read(min(_CHUNK, limit + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+        data = b"".join(chunks)
     except OSError as e:
         raise InputError(path, e.strerror or str(e)) from None
     finally:
