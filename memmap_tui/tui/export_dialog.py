@@ -44,7 +44,7 @@ def shorten_middle(text: str, width: int) -> str:
     if width < 5:
         return text[-width:] if width > 0 else ""
     keep = width - 1
-    head = keep // 2
+    head = keep // 3          # the end (the file name) says more than the start
     return text[:head] + "…" + text[len(text) - (keep - head):]
 
 
@@ -86,6 +86,7 @@ class ExportScreen(ModalScreen[list[str] | None]):
     DEFAULT_CSS = """
     #out-folder { width: 1fr; margin-left: 1; }
     .export-label { width: 24; }
+    #dts-row { margin-top: 0; }
     """
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", id="export.cancel"),
@@ -130,9 +131,12 @@ class ExportScreen(ModalScreen[list[str] | None]):
                 yield Input(default_output(name, ".dtbo"), id="out-overlay", compact=True)
             with Horizontal(classes="export-row"):
                 yield Tick("DTS patch", value=choices.want_dts, id="want-dts", compact=True)
+                yield Input(default_output(name, ".patch"), id="out-dts", compact=True)
+            with Horizontal(classes="export-row", id="dts-row"):
+                # a row of its own: the board source path is never cut to make room
+                yield Label("  of the board source", classes="export-label")
                 yield Input(choices.dts if choices.dts is not None else self._dts_guess(dtb),
                             placeholder="board .dts source", id="dts-src", compact=True)
-                yield Input(default_output(name, ".patch"), id="out-dts", compact=True)
             with Horizontal(classes="export-row", id="dtsi-row"):
                 # nodes defined in a .dtsi shared by other boards: patch the board file instead
                 yield Tick("shared .dtsi nodes: `&label { linux,no-dump; };` in the board .dts",
