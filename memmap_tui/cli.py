@@ -207,6 +207,25 @@ def export_cmd(output, overlay, dts, dts_patch, dts_root, dtsi_override, **kw) -
         click.echo(f"{w.level}: {w.message}", err=True)
 
 
+@cli.command("serve", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@click.option("--host", default="localhost", show_default=True, help="address to listen on")
+@click.option("--port", type=int, default=8000, show_default=True)
+@click.argument("open_args", nargs=-1, type=click.UNPROCESSED, metavar="[OPEN ARGS]...")
+def serve_cmd(host: str, port: int, open_args: tuple[str, ...]) -> None:
+    """Serve the TUI to a web browser (textual-serve): `serve [--port N] [OPEN ARGS]`.
+
+    Each browser session runs `memmap-tui OPEN ARGS`; exports are delivered to the
+    browser as downloads (and also written on the server, like in a terminal).
+    """
+    # check the inputs once here: a bad file is one line on this terminal, not a dead page
+    with open_cmd.make_context("open", list(open_args)) as ctx:
+        load(build_options(**ctx.params, default_demo=True))
+    import shlex
+    from textual_serve.server import Server
+    command = shlex.join([sys.executable, "-m", "memmap_tui", "open", *open_args])
+    Server(command, host=host, port=port, title="memmap-tui").serve()
+
+
 def main(argv: list[str] | None = None) -> None:
     try:
         cli.main(args=argv, prog_name="memmap-tui", standalone_mode=False)

@@ -187,3 +187,20 @@ def test_run_export_dry_run_writes_nothing(work: Path):
     assert res.written == [] and listing(work) == ["in.dtb"]
     assert 'target-path = "/reserved-memory/firmware@4c000000";' in res.overlay_source
     assert res.dtb.dts_diff == ["+\t\t\tlinux,no-dump;"]
+
+
+def test_ignored_cma_toggle_claims_no_saving(tmp_path: Path):
+    """v1 skips reusable (CMA) regions: the export must not credit the toggle with the 4 KiB
+    /memreserve/ entry that a no-dump-v1 kernel treats differently with or without it."""
+    proc = run_cli("export", SAMPLE / "board.dtb", "--no-dump", "linux_cma", "-o", tmp_path / "o.dtb")
+    assert proc.returncode == 0, proc.stderr
+    savings = [ln for ln in proc.stderr.splitlines() if "no-dump-v1 kernel" in ln]
+    assert len(savings) == 1 and "writes the same vmcore as with the input DTB" in savings[0]
+    assert " 4 KiB" not in savings[0]
+    assert "ignored" in proc.stderr
+
+
+def test_toggle_saving_is_the_toggles_own(tmp_path: Path):
+    proc = run_cli("export", SAMPLE / "board.dtb", "--no-dump", "camera_mem", "-o", tmp_path / "o.dtb")
+    assert proc.returncode == 0, proc.stderr
+    assert "a no-dump-v1 kernel leaves 32 MiB more out of the vmcore than with the input DTB" in proc.stderr

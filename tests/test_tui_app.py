@@ -17,7 +17,8 @@ from memmap_tui.core.units import exact_size
 from memmap_tui.inputs import Options, load
 from memmap_tui.tui.app import MemmapApp
 from memmap_tui.tui.bandmap import BandMap, band_rows, layout
-from memmap_tui.tui.screens import ExportScreen, HelpScreen, JumpScreen
+from memmap_tui.tui.export_dialog import ExportScreen
+from memmap_tui.tui.screens import HelpScreen, JumpScreen
 from memmap_tui.tui.state import TuiState
 from memmap_tui.tui.widgets import PolicyCard, RegionTree
 

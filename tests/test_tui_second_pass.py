@@ -17,7 +17,8 @@ from memmap_tui.core.model import Band
 from memmap_tui.inputs import Options, load
 from memmap_tui.tui.app import MemmapApp
 from memmap_tui.tui.bandmap import BandMap
-from memmap_tui.tui.screens import ExportScreen, JumpScreen, Tick
+from memmap_tui.tui.export_dialog import ExportScreen
+from memmap_tui.tui.screens import JumpScreen, Tick
 from memmap_tui.tui.state import TuiState, dump_mark_of
 from memmap_tui.tui.widgets import MapLegend, PolicyCard, RegionTree
 
@@ -233,6 +234,7 @@ def _export_dts(tmp_path, *, override: bool) -> tuple[str, str]:
         app = MemmapApp(sample())
         async with app.run_test(size=(120, 40)) as pilot:
             app.select("region:/reserved-memory/video-pool")   # defined in soc.dtsi
+            await pilot.pause()            # the selection lands before `n` is pressed
             await pilot.press("n", "e")
             await pilot.pause()
             s = app.screen
@@ -248,7 +250,9 @@ def _export_dts(tmp_path, *, override: bool) -> tuple[str, str]:
                 if "wrote" in text or "✗" in text:
                     break
             return text
-    return run(go()), out.read_text()
+    text = run(go())
+    assert out.exists(), text
+    return text, out.read_text()
 
 
 @needs_dtc

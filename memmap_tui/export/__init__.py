@@ -29,7 +29,7 @@ from memmap_tui.sources.dtb import DtbBytes, read_dtb_bytes
 from memmap_tui.sources.errors import InputError
 from memmap_tui.sources.fdt_blob import parse_fdt
 
-__all__ = ["ExportRequest", "ExportResult", "run_export", "export_warnings", "patch_dtb", "build_patch",
+__all__ = ["ExportRequest", "ExportResult", "run_export", "check_request", "export_warnings", "patch_dtb", "build_patch",
            "NO_DUMP", "build_overlay", "build_dts_patch", "changes_from", "DtbBytes", "read_dtb_bytes"]
 
 # Bindings with `unevaluatedProperties: false` (domain.md §0): dtbs_check rejects the property.
@@ -160,6 +160,11 @@ def protected_inputs(mm: MemoryMap, source: DtbBytes, request: ExportRequest) ->
     if request.dts is not None:
         found.append(str(request.dts))
     return list(dict.fromkeys(found))
+
+
+def check_request(request: ExportRequest, mm: MemoryMap, source: DtbBytes) -> None:
+    """Refuse a request before any work (the TUI calls this before asking to overwrite)."""
+    _check_request(request, protected_inputs(mm, source, request))
 
 
 def _check_request(request: ExportRequest, inputs: list[str]) -> None:

@@ -16,7 +16,8 @@ from memmap_tui.inputs import Loaded
 from memmap_tui.tui.bandmap import ZOOM_LEVELS, BandMap
 from memmap_tui.tui.commands import MemmapCommands
 from memmap_tui.tui.details import build_details
-from memmap_tui.tui.screens import ExportScreen, HelpScreen, JumpScreen
+from memmap_tui.tui.export_dialog import ExportScreen
+from memmap_tui.tui.screens import HelpScreen, JumpScreen
 from memmap_tui.tui.state import TuiState
 from memmap_tui.tui.widgets import Banner, InfoHeader, MapLegend, RegionTree, SavingsBar
 
