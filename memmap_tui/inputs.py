@@ -18,10 +18,13 @@ from memmap_tui.core.policy import ARCHES, LOADERS, TOGGLE_WHY, ToggleEffect, to
 from memmap_tui.core.ranges import Range, RangeSet
 from memmap_tui.core.units import exact_size, kernel_mem, memparse_prefix
 from memmap_tui.sources.dmesg import DmesgInfo, load_dmesg
-from memmap_tui.sources.dtb import DtbInfo, kernel_tuple, load_dtb
+from memmap_tui.sources.dtb import DtbInfo, kernel_tuple
 from memmap_tui.sources.errors import InputError
 from memmap_tui.sources.iomem import IomemInfo, load_iomem
 from memmap_tui.sources.vmcore import open_dump
+from memmap_tui.sources.containers import load_candidate
+from memmap_tui.sources.memblock import MemblockInfo, load_memblock, memblock_evidence
+from memmap_tui.sources.user_input import UserInputs, resolve_inputs
 
 DEFAULT_WRITE_SPEED_MBPS = 100.0  # a modest disk or NFS target, decimal MB/s
 DEFAULT_KERNEL = "7.2"
@@ -42,6 +45,9 @@ class Options:
     dump: tuple[str, ...] = ()
     include_dirs: tuple[str, ...] = ()
     write_speed_mbps: float = DEFAULT_WRITE_SPEED_MBPS
+    pick: str | None = None        # which DTB of a multi-DTB container (1-based, name, model text)
+    memblock: str | None = None    # /sys/kernel/debug/memblock (dir with memory + reserved)
+    demo: bool = False             # the bundled demo board: shown as "demo"
 
 
 @dataclass(slots=True)
@@ -52,6 +58,8 @@ class Loaded:
     iomem: IomemInfo | None = None
     dmesg: DmesgInfo | None = None
     dump: DumpLayout | None = None
+    user: UserInputs | None = None     # containers, bundles, stdin: what each input really was
+    memblock: MemblockInfo | None = None
 
 
 def parse_ram_spec(spec: str) -> Range:
@@ -83,24 +91,33 @@ def load(options: Options) -> Loaded:
     mm = MemoryMap(arch=options.arch, loader=options.loader, kernel=options.kernel or DEFAULT_KERNEL)
     loaded = Loaded(mm=mm, options=options)
     ram_specs = [parse_ram_spec(s) for s in options.ram]
+    # Any user path (container, bundle, `-`, compressed file) -> readable inputs (sources/user_input.py)
+    user = loaded.user = resolve_inputs(dtb=options.dtb, iomem=options.iomem, dmesg=options.dmesg,
+                                        memblock=options.memblock, vmcore=options.vmcore, pick=options.pick,
+                                        include_dirs=options.include_dirs)
+    mm.inputs.update({"board": "demo"} if options.demo else {})
+    mm.inputs.update({k: v for k, v in (("container", user.container_label), ("pick", user.pick_label),
+                                        ("bundle", user.labels.get("bundle"))) if v})
+    mm.findings.extend(user.findings)
     # Logs and dumps first: they say which kernel ran, and that decides how the DT is read.
-    if options.dmesg:
-        loaded.dmesg = load_dmesg(options.dmesg)
-        mm.inputs["dmesg"] = options.dmesg
-    if options.vmcore:
-        loaded.dump = open_dump(options.vmcore)
-        mm.inputs["vmcore"] = options.vmcore
+    if user.files.get("dmesg"):
+        loaded.dmesg = load_dmesg(user.files["dmesg"])
+        mm.inputs["dmesg"] = user.labels["dmesg"]
+    if user.files.get("vmcore"):
+        loaded.dump = open_dump(user.files["vmcore"])
+        mm.inputs["vmcore"] = user.labels["vmcore"]
     if options.kernel is None:
         _detect_kernel(mm, loaded)
-    if options.dtb:
-        loaded.dtb = load_dtb(options.dtb, kernel=mm.kernel, include_dirs=options.include_dirs)
-        mm.inputs["dtb"] = options.dtb
+    if user.dtb:
+        loaded.dtb = load_candidate(user.dtb, user.dtb_source, user.labels["dtb"], kernel=mm.kernel)
+        mm.inputs["dtb"] = user.labels["dtb"]
+        mm.findings.extend(Finding(Level.INFO, "dtb-source", n) for n in user.dtb_source.notes)
         mm.regions.extend(loaded.dtb.regions)
         mm.boot = loaded.dtb.boot
         mm.findings.extend(loaded.dtb.findings)
-    if options.iomem:
-        loaded.iomem = load_iomem(options.iomem)
-        mm.inputs["iomem"] = options.iomem
+    if user.files.get("iomem"):
+        loaded.iomem = load_iomem(user.files["iomem"])
+        mm.inputs["iomem"] = user.labels["iomem"]
         mm.iomem = loaded.iomem.entries
         mm.findings.extend(loaded.iomem.findings)
     if loaded.dmesg:
@@ -108,6 +125,9 @@ def load(options: Options) -> Loaded:
         if mm.boot.bootargs is None and loaded.dmesg.cmdline:
             for arg in mm.boot.adopt_cmdline(loaded.dmesg.cmdline):
                 mm.findings.append(Finding(Level.WARNING, "bad-cmdline", f"cannot parse {arg} (dmesg)"))
+    if mm.boot.bootargs is None and user.cmdline:
+        for arg in mm.boot.adopt_cmdline(user.cmdline):
+            mm.findings.append(Finding(Level.WARNING, "bad-cmdline", f"cannot parse {arg} (/proc/cmdline)"))
     if loaded.dump:
         mm.findings.extend(loaded.dump.findings)
         if loaded.dump.arch and loaded.dump.arch != mm.arch:
@@ -119,11 +139,17 @@ def load(options: Options) -> Loaded:
         mm.findings.append(Finding(Level.INFO, "kexec-load-no-iomem",
                                    "kexec_load: kexec-tools builds the vmcore from /proc/iomem; without "
                                    "--iomem the DT model stands in for it"))
-    order = ("dtb", "iomem", "dmesg", "vmcore")
+    order = ("board", "dtb", "container", "pick", "bundle", "iomem", "dmesg", "memblock", "vmcore")
     mm.inputs = {k: mm.inputs[k] for k in order if k in mm.inputs}
     _decide_ram(mm, loaded.dtb, ram_specs, loaded.dump)
     _cma_cmdline(mm)
     _place_from_dmesg(mm, loaded.dmesg)
+    if user.files.get("memblock"):   # the kernel's own view: RAM, NOMAP, placements
+        loaded.memblock = load_memblock(user.files["memblock"])
+        mm.inputs["memblock"] = user.labels["memblock"]
+        mm.findings.extend(loaded.memblock.findings)
+        for region, rng, note in memblock_evidence(mm, loaded.memblock):
+            _place(region, rng, "memblock", note)
     _place_from_iomem(mm)
     _check_failures_against_iomem(mm)
     _crashkernel(mm, loaded.dmesg)
