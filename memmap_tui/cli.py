@@ -6,6 +6,7 @@ Bad input is one line on stderr and exit status 2 — never a traceback
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -16,6 +17,7 @@ import click
 from memmap_tui.core.model import Level
 from memmap_tui.core.policy import ARCHES, LOADERS
 from memmap_tui.inputs import DEFAULT_WRITE_SPEED_MBPS, Loaded, Options, load
+from memmap_tui.sources.containers import AmbiguousDtb
 from memmap_tui.sources.errors import InputError
 
 EXIT_BAD_INPUT = 2
@@ -41,7 +43,7 @@ class DefaultGroup(click.Group):
 def input_options(f):
     """Options every command that loads a board shares."""
     decorators = [
-        click.argument("dtb", required=False, type=click.Path(dir_okay=False)),
+        click.argument("dtb", required=False, type=click.Path(allow_dash=True)),
         click.option("--iomem", type=click.Path(dir_okay=False), help="a /proc/iomem dump (read as root)"),
         click.option("--dmesg", type=click.Path(dir_okay=False), help="kernel log: placements and failures of reserved regions"),
         click.option("--vmcore", type=click.Path(dir_okay=False), help="a vmcore: ELF, kdump-compressed or flattened"),
@@ -60,6 +62,12 @@ def input_options(f):
         click.option("--write-speed", "write_speed", type=float, default=DEFAULT_WRITE_SPEED_MBPS,
                      show_default=True, metavar="MB/s", help="dump target write speed for capture times"),
         click.option("--demo", is_flag=True, help="use the bundled demo board"),
+        # issue 11: containers with several device trees, memblock debugfs
+        click.option("--pick", default=None, metavar="N|NAME|TEXT",
+                     help="which device tree of a multi-DTB file: 1-based index, FIT configuration/image "
+                          "name, or part of its model/compatible"),
+        click.option("--memblock", type=click.Path(), default=None, metavar="DIR",
+                     help="/sys/kernel/debug/memblock (memory + reserved): the kernel's own RAM and placements"),
     ]
     for d in reversed(decorators):
         f = d(f)
@@ -67,15 +75,17 @@ def input_options(f):
 
 
 def build_options(dtb, iomem, dmesg, vmcore, ram, arch, loader, kernel, page_size, no_dump, dump,
-                  include_dirs, write_speed, demo, *, default_demo: bool) -> Options:
+                  include_dirs, write_speed, demo, pick=None, memblock=None, *, default_demo: bool) -> Options:
     if write_speed <= 0:
         raise InputError(None, "--write-speed must be positive")
-    if demo or (default_demo and not (dtb or iomem or dmesg or vmcore or ram)):
+    demo = bool(demo or (default_demo and not (dtb or iomem or dmesg or vmcore or ram or memblock)))
+    if demo:
         paths = demo_paths()
         dtb, iomem, dmesg = paths["dtb"], iomem or paths["iomem"], dmesg or paths["dmesg"]
     return Options(dtb=dtb, iomem=iomem, dmesg=dmesg, vmcore=vmcore, ram=tuple(ram), arch=arch,
                    loader=loader, kernel=kernel, page_size=page_size, no_dump=tuple(no_dump), dump=tuple(dump),
-                   include_dirs=tuple(include_dirs), write_speed_mbps=write_speed)
+                   include_dirs=tuple(include_dirs), write_speed_mbps=write_speed,
+                   pick=pick, memblock=memblock, demo=demo)
 
 
 def load_or_exit(options: Options) -> Loaded:
@@ -126,7 +136,7 @@ def report_cmd(as_json: bool, **kw) -> None:
 
 
 @cli.command("check")
-@click.argument("dtbs", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("dtbs", nargs=-1, required=True, type=click.Path(allow_dash=True))
 @click.option("--iomem", type=click.Path(dir_okay=False))
 @click.option("--dmesg", type=click.Path(dir_okay=False))
 @click.option("--ram", multiple=True, metavar="SIZE@BASE")
@@ -138,8 +148,8 @@ def check_cmd(dtbs, iomem, dmesg, ram, arch, kernel, strict, as_json) -> None:
     """Lint DTBs; exit 1 when a finding is an error (or a warning with --strict)."""
     failing = {Level.ERROR} | ({Level.WARNING} if strict else set())
     results, worst = [], 0
-    for path in dtbs:
-        loaded = load(Options(dtb=path, iomem=iomem, dmesg=dmesg, ram=tuple(ram), arch=arch, kernel=kernel))
+    for path, loaded in _check_targets(dtbs, Options(iomem=iomem, dmesg=dmesg, ram=tuple(ram), arch=arch,
+                                                      kernel=kernel)):
         bad = [f for f in loaded.mm.findings if f.level in failing]
         worst = max(worst, 1 if bad else 0)
         results.append({"file": path, "ok": not bad,
@@ -152,6 +162,20 @@ def check_cmd(dtbs, iomem, dmesg, ram, arch, kernel, strict, as_json) -> None:
     if as_json:
         click.echo(json.dumps({"schema": "memmap-tui/check/1", "results": results}, indent=1))
     sys.exit(worst)
+
+
+def _check_targets(paths, base: Options):
+    """(label, Loaded) per device tree: every one of a multi-DTB file, never a file without one."""
+    for path in paths:
+        try:
+            loaded = load(dataclasses.replace(base, dtb=path))
+        except AmbiguousDtb as e:
+            for c in e.candidates:
+                yield f"{path}#{c.index} {c.label}", load(dataclasses.replace(base, dtb=path, pick=str(c.index)))
+            continue
+        if loaded.dtb is None:
+            raise InputError(path, "no device tree in it: nothing to check")
+        yield path, loaded
 
 
 @cli.command("export")
@@ -170,6 +194,9 @@ def export_cmd(output, overlay, dts, dts_patch, dts_root, dtsi_override, **kw) -
         raise InputError(None, "export needs a DTB")
     options = build_options(**kw, default_demo=False)
     loaded = load_or_exit(options)
+    if loaded.user and loaded.user.dtb_source and not loaded.user.dtb_source.plain:
+        raise InputError(options.dtb, f"export patches a plain DTB or DTS; this is a "
+                                      f"{loaded.user.dtb_source.description}")
     from memmap_tui.export import run_export
     result = run_export(options.dtb, output=output, overlay=overlay, dts=dts, dts_patch=dts_patch,
                         include_dirs=options.include_dirs, dts_root=dts_root,
