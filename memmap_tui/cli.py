@@ -16,6 +16,8 @@ import click
 
 from memmap_tui.core.model import Level
 from memmap_tui.core.policy import ARCHES, LOADERS
+from memmap_tui.gather.collect import script_text, write_bundle
+from memmap_tui.gather.live import live_bundle
 from memmap_tui.inputs import DEFAULT_WRITE_SPEED_MBPS, Loaded, Options, load
 from memmap_tui.sources.containers import AmbiguousDtb
 from memmap_tui.sources.errors import InputError
@@ -117,7 +119,10 @@ def open_cmd(**kw) -> None:
 def report_cmd(as_json: bool, **kw) -> None:
     """Print the regions and the three kernel policies side by side."""
     options = build_options(**kw, default_demo=True)
-    loaded = load_or_exit(options)
+    print_report(load_or_exit(options), options, as_json)
+
+
+def print_report(loaded: Loaded, options: Options, as_json: bool) -> None:
     if as_json:
         from memmap_tui.report.json_doc import build_report
         doc = build_report(loaded.mm, write_speed_mbps=options.write_speed_mbps)
@@ -206,6 +211,50 @@ def export_cmd(output, overlay, dts, dts_patch, dts_root, dtsi_override, **kw) -
         click.echo(f"wrote {path}")
     for w in result.warnings:
         click.echo(f"{w.level}: {w.message}", err=True)
+
+
+# -- on the board: collect a bundle, or look at the running system (issue 11) ---------------
+
+@cli.command("collect")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="bundle to write (.tar.gz)")
+@click.option("--root", default="/", show_default=True, type=click.Path(file_okay=False, exists=True),
+              help="system root to read (a fake tree in tests)")
+@click.option("--print-script", "print_script", is_flag=True,
+              help="print the POSIX-sh collector for boards with only busybox")
+def collect_cmd(output, root, print_script) -> None:
+    """Bundle /proc/iomem, /sys/firmware/fdt, the kernel log, memblock debugfs and a manifest."""
+    if print_script:
+        click.echo(script_text(), nl=False)
+        return
+    if not output:
+        raise InputError(None, "collect needs -o BUNDLE.tar.gz (or --print-script)")
+    for line in write_bundle(root, output):
+        if line.startswith("unreadable="):
+            click.echo(f"warning: {line.split('=', 1)[1]}", err=True)
+    click.echo(f"wrote {output}")
+
+
+@cli.command("live")
+@input_options
+@click.option("--root", default="/", show_default=True, type=click.Path(file_okay=False, exists=True),
+              help="system root to read (a fake tree in tests)")
+@click.option("--report", "as_report", is_flag=True, help="print the report instead of opening the TUI")
+@click.option("--json", "as_json", is_flag=True, help="print the memmap-tui/report/1 JSON document")
+@click.pass_context
+def live_cmd(ctx: click.Context, root: str, as_report: bool, as_json: bool, **kw) -> None:
+    """The running system: /sys/firmware/fdt, /proc/iomem, the kernel log, memblock, /proc/vmcore."""
+    bundle_dir, vmcore, arch = live_bundle(root)
+    kw["dtb"] = kw["dtb"] or bundle_dir
+    kw["vmcore"] = kw["vmcore"] or vmcore
+    if arch and ctx.get_parameter_source("arch") is click.core.ParameterSource.DEFAULT:
+        kw["arch"] = arch
+    options = build_options(**kw, default_demo=False)
+    loaded = load_or_exit(options)
+    if as_report or as_json:
+        print_report(loaded, options, as_json)
+        return
+    from memmap_tui.tui.app import MemmapApp
+    MemmapApp(loaded).run()
 
 
 def main(argv: list[str] | None = None) -> None:

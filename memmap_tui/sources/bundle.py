@@ -18,16 +18,17 @@ from dataclasses import dataclass, field
 from memmap_tui.sources.errors import InputError
 from memmap_tui.sources.scratch import scratch_path
 
-# (role, path under the system root == path in the bundle); declared once for collect,
-# the shell script, live and this reader.
+# (role, path under the system root == path in the bundle, what is lost without it);
+# declared once for collect, the shell script, live and this reader.
 BUNDLE_FILES = (
-    ("dtb", "sys/firmware/fdt"),
-    ("iomem", "proc/iomem"),
-    ("cmdline", "proc/cmdline"),
-    ("memblock-memory", "sys/kernel/debug/memblock/memory"),
-    ("memblock-reserved", "sys/kernel/debug/memblock/reserved"),
-    ("crash-size", "sys/kernel/kexec_crash_size"),
+    ("dtb", "sys/firmware/fdt", "the device tree the kernel booted with (none on x86/ACPI boards)"),
+    ("iomem", "proc/iomem", "RAM and placements as the kernel registered them"),
+    ("cmdline", "proc/cmdline", "crashkernel=, mem=, cma= as booted"),
+    ("memblock-memory", "sys/kernel/debug/memblock/memory", "memblock evidence (needs root and debugfs)"),
+    ("memblock-reserved", "sys/kernel/debug/memblock/reserved", "memblock evidence (needs root and debugfs)"),
+    ("crash-size", "sys/kernel/kexec_crash_size", "the crash kernel size as reserved"),
 )
+KMSG_FILE = "dev/kmsg"
 DMESG_FILE = "dmesg.txt"
 MANIFEST_FILE = "manifest.txt"
 MEMBER_CAP_BYTES = 64 << 20
@@ -64,7 +65,7 @@ class Bundle:
 def _wanted(kind: str) -> list[tuple[str, tuple[str, ...]]]:
     if kind == "sosreport":
         return [(r, p) for r, p in SOS_FILES]
-    return [(r, (p,)) for r, p in BUNDLE_FILES] + [("dmesg", (DMESG_FILE,)), ("manifest", (MANIFEST_FILE,))]
+    return [(r, (p,)) for r, p, _lost in BUNDLE_FILES] + [("dmesg", (DMESG_FILE,)), ("manifest", (MANIFEST_FILE,))]
 
 
 def _kind_of(names: list[str]) -> str | None:
@@ -96,9 +97,14 @@ def open_bundle_dir(path: str) -> Bundle | None:
             hits = sorted(p for p in glob.glob(os.path.join(glob.escape(path), pat)) if os.path.isfile(p))
             if hits:
                 b.files[role] = hits[0]
-                b.labels[role] = os.path.join(path, os.path.relpath(hits[0], path))
+                b.labels[role] = os.path.relpath(hits[0], path)
                 break
     _read_manifest(b)
+    # a live view shows the system's own paths; a bundle directory its files
+    shown = b.manifest.get("root", "/") if b.manifest.get("live") == "1" else path
+    b.labels = {role: os.path.join(shown, rel) for role, rel in b.labels.items()}
+    if b.manifest.get("live") == "1" and "dmesg" in b.labels:
+        b.labels["dmesg"] = b.manifest.get("kernel_log", "kernel log")
     return b
 
 
@@ -110,11 +116,11 @@ def open_bundle_tar(path: str) -> Bundle | None:
         return None
     with tf:
         try:
-            members = [m for m in tf.getmembers() if m.isfile()]
+            members = tf.getmembers()
         except (tarfile.TarError, OSError, EOFError) as e:
             raise InputError(path, f"damaged tar archive: {e}") from None
-        by_name = {_strip(m.name): m for m in members}
-        kind = _kind_of(list(by_name))
+        by_name = {_strip(m.name): m for m in members if m.isfile()}
+        kind = _kind_of([_strip(m.name) + ("/" if m.isdir() else "") for m in members])
         if kind is None:
             return None
         b = Bundle(path, kind)

@@ -112,9 +112,14 @@ def _from_bundle(out: UserInputs, b: Bundle, shown: str, include_dirs) -> None:
     if "cmdline" in b.files:
         with open(b.files["cmdline"], "rb") as f:
             out.cmdline = f.read(1 << 16).decode("utf-8", "replace").strip() or None
-    out.labels["bundle"] = f"{shown} ({b.kind})"
+    live = b.manifest.get("live") == "1"
+    out.labels["bundle"] = f"live {b.manifest.get('root', '/')}" if live else f"{shown} ({b.kind})"
     for line in b.unreadable:
         out.findings.append(Finding(Level.WARNING, "bundle-unreadable", f"the board did not give {line}"))
+    if b.manifest.get("euid", "0") != "0":
+        out.findings.append(Finding(Level.WARNING, "bundle-not-root",
+                                    f"{shown}: collected without root: /proc/iomem shows every address as 0, "
+                                    "memblock debugfs and /sys/firmware/fdt are unreadable; run as root for them"))
     if "crash-size" in b.files:
         with open(b.files["crash-size"], "rb") as f:
             size = f.read(64).decode("ascii", "replace").strip()
