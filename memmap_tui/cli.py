@@ -108,9 +108,23 @@ def cli() -> None:
 def open_cmd(**kw) -> None:
     """Open the TUI (the default command)."""
     options = build_options(**kw, default_demo=True)
-    loaded = load_or_exit(options)
+    loaded = load_for_tui(options)
     from memmap_tui.tui.app import MemmapApp  # textual is imported only for the TUI
     MemmapApp(loaded).run()
+
+
+def load_for_tui(options: Options) -> Loaded:
+    """load(), asking with a picker screen when the input holds several device trees."""
+    try:
+        return load(options)
+    except AmbiguousDtb as e:
+        if options.pick is not None:
+            raise
+        from memmap_tui.tui.picker import DtbPicker
+        choice = DtbPicker(e.source.description, e.path, e.candidates).run()
+        if choice is None:
+            raise InputError(e.path, "no device tree picked") from None
+        return load(dataclasses.replace(options, pick=str(choice)))
 
 
 @cli.command("report")
@@ -199,9 +213,10 @@ def export_cmd(output, overlay, dts, dts_patch, dts_root, dtsi_override, **kw) -
         raise InputError(None, "export needs a DTB")
     options = build_options(**kw, default_demo=False)
     loaded = load_or_exit(options)
-    if loaded.user and loaded.user.dtb_source and not loaded.user.dtb_source.plain:
-        raise InputError(options.dtb, f"export patches a plain DTB or DTS; this is a "
-                                      f"{loaded.user.dtb_source.description}")
+    if loaded.user and not loaded.user.patchable:
+        what = loaded.user.labels.get("bundle") or (loaded.user.dtb_source.description
+                                                    if loaded.user.dtb_source else "no device tree")
+        raise InputError(options.dtb, f"export patches a plain DTB or DTS file; this is {what}")
     from memmap_tui.export import run_export
     result = run_export(options.dtb, output=output, overlay=overlay, dts=dts, dts_patch=dts_patch,
                         include_dirs=options.include_dirs, dts_root=dts_root,
@@ -249,12 +264,11 @@ def live_cmd(ctx: click.Context, root: str, as_report: bool, as_json: bool, **kw
     if arch and ctx.get_parameter_source("arch") is click.core.ParameterSource.DEFAULT:
         kw["arch"] = arch
     options = build_options(**kw, default_demo=False)
-    loaded = load_or_exit(options)
     if as_report or as_json:
-        print_report(loaded, options, as_json)
+        print_report(load_or_exit(options), options, as_json)
         return
     from memmap_tui.tui.app import MemmapApp
-    MemmapApp(loaded).run()
+    MemmapApp(load_for_tui(options)).run()
 
 
 def main(argv: list[str] | None = None) -> None:

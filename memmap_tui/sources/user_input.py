@@ -43,6 +43,12 @@ class UserInputs:
         return self.dtb_source.description
 
     @property
+    def patchable(self) -> bool:
+        """The DTB is the user's own plain file (DTB or DTS): export can patch it."""
+        return (self.dtb_source is not None and self.dtb_source.plain and self.bundle is None
+                and self.labels.get("dtb") != "stdin")
+
+    @property
     def pick_label(self) -> str | None:
         if self.dtb is None or self.dtb_source is None or len(self.dtb_source.candidates) < 2:
             return None
