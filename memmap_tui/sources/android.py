@@ -18,6 +18,7 @@ import struct
 import zlib
 from dataclasses import dataclass
 
+from memmap_tui.sources.decompress import decompress_capped
 from memmap_tui.sources.errors import InputError
 
 DT_TABLE_MAGIC = 0xD7B7AB1E
@@ -60,13 +61,8 @@ def dt_table_entries(data: bytes, path: str, cap_bytes: int) -> list[Section]:
             raise InputError(path, f"Android DT table entry {i}: {off:#x}+{size:#x} beyond the file")
         blob = data[off:off + size]
         if version >= 1 and c0 & 0xF in (1, 2):   # zlib / gzip
-            d = zlib.decompressobj(wbits=47)
-            try:
-                blob = d.decompress(blob, cap_bytes + 1)
-            except zlib.error as e:
-                raise InputError(path, f"Android DT table entry {i}: damaged compressed data: {e}") from None
-            if len(blob) > cap_bytes:
-                raise InputError(path, f"Android DT table entry {i}: decompresses beyond {cap_bytes >> 20} MiB")
+            blob = decompress_capped(zlib.decompressobj(wbits=47), blob, cap_bytes,
+                                     f"{path}: Android DT table entry {i}")
         out.append(Section(f"entry {i} id={dt_id:#x} rev={rev:#x}", blob))
     return out
 

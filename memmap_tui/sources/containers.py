@@ -18,7 +18,7 @@ from memmap_tui.sources import android
 from memmap_tui.sources.decompress import compression_of, unwrap
 from memmap_tui.sources.dt_dir import looks_like_dt_dir, read_dt_dir
 from memmap_tui.sources.dtb import DtbInfo, compile_dts, decode_dtb
-from memmap_tui.sources.errors import InputError
+from memmap_tui.sources.errors import InputError, read_capped
 from memmap_tui.sources.fdt_blob import FDT_MAGIC, FdtError, parse_fdt, prop_string, prop_strings
 from memmap_tui.sources.fit import fit_dtbs, is_fit
 
@@ -83,14 +83,7 @@ class AmbiguousDtb(InputError):
 # -- reading -------------------------------------------------------------------------
 
 def read_input_bytes(path: str) -> bytes:
-    """The whole input, bounded (a FIFO or /dev/zero ends at the cap, not in a hang)."""
-    try:
-        with open(path, "rb") as f:
-            data = f.read(INPUT_CAP_BYTES + 1)
-    except OSError as e:
-        raise InputError(path, e.strerror or str(e)) from None
-    if len(data) > INPUT_CAP_BYTES:
-        raise InputError(path, f"larger than {INPUT_CAP_BYTES >> 20} MiB: not a device tree container")
+    data = read_capped(path, INPUT_CAP_BYTES, "input")
     if not data:
         raise InputError(path, "empty file")
     return data

@@ -120,6 +120,17 @@ def unwrap(f: BinaryIO, kind: str, path: str, cap_bytes: int) -> Unwrapped:
     return Unwrapped(bytes(out), trailing[:cap_bytes])
 
 
+def decompress_capped(decoder, data: bytes, cap_bytes: int, where: str) -> bytes:
+    """One in-memory payload through a zlib/lzma decompressor object, never past the cap."""
+    try:
+        out = decoder.decompress(data, cap_bytes + 1)
+    except (zlib.error, lzma.LZMAError) as e:
+        raise InputError(None, f"{where}: damaged compressed data: {e}") from None
+    if len(out) > cap_bytes:
+        raise InputError(None, f"{where}: decompresses to more than {cap_bytes >> 20} MiB")
+    return out
+
+
 def _check_cap(total: int, cap_bytes: int, kind: str, path: str) -> None:
     if total > cap_bytes:
         raise InputError(path, f"{kind} data decompresses to more than {cap_bytes >> 20} MiB; "

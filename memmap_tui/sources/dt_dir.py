@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import struct
 
-from memmap_tui.sources.errors import InputError
+from memmap_tui.sources.errors import InputError, read_capped
 from memmap_tui.sources.fdt_blob import FDT_BEGIN_NODE, FDT_END, FDT_END_NODE, FDT_MAGIC, FDT_PROP
 
 MAX_ENTRIES = 200_000          # a real tree has a few thousand
@@ -76,14 +76,7 @@ def read_dt_dir(path: str) -> bytes:
 
 
 def _read_prop(path: str) -> bytes:
-    try:
-        with open(path, "rb") as f:
-            value = f.read(MAX_PROP_BYTES + 1)
-    except OSError as e:
-        raise InputError(path, e.strerror or str(e)) from None
-    if len(value) > MAX_PROP_BYTES:
-        raise InputError(path, f"property larger than {MAX_PROP_BYTES >> 20} MiB")
-    return value
+    return read_capped(path, MAX_PROP_BYTES, "property")
 
 
 def _pad(b: bytes) -> bytes:

@@ -14,6 +14,18 @@ class InputError(Exception):
         self.message = message
 
 
+def read_capped(path: str, cap_bytes: int, what: str) -> bytes:
+    """A whole input, bounded (a FIFO or /dev/zero ends at the cap, not in a hang)."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(cap_bytes + 1)
+    except OSError as e:
+        raise InputError(path, e.strerror or str(e)) from None
+    if len(data) > cap_bytes:
+        raise InputError(path, f"{what} larger than {cap_bytes >> 20} MiB")
+    return data
+
+
 def read_text_input(path: str, what: str) -> str:
     """Read a text dump (iomem, dmesg); binary data or an unreadable file is an InputError."""
     try:

@@ -13,7 +13,7 @@ import io
 import lzma
 from dataclasses import dataclass
 
-from memmap_tui.sources.decompress import compression_of, unwrap
+from memmap_tui.sources.decompress import compression_of, decompress_capped, unwrap
 from memmap_tui.sources.errors import InputError
 from memmap_tui.sources.fdt_blob import FdtBlob, prop_string, prop_strings, prop_u32
 
@@ -76,14 +76,7 @@ def _decompress(raw: bytes, comp: str, where: str, cap_bytes: int) -> bytes:
     if comp == "none":
         return raw
     if comp == "lzma":     # U-Boot's lzma is the legacy .lzma ("alone") format, no magic
-        d = lzma.LZMADecompressor(format=lzma.FORMAT_ALONE)
-        try:
-            out = d.decompress(raw, cap_bytes + 1)
-        except lzma.LZMAError as e:
-            raise InputError(None, f"{where}: damaged lzma data: {e}") from None
-        if len(out) > cap_bytes:
-            raise InputError(None, f"{where}: decompresses to more than {cap_bytes >> 20} MiB")
-        return out
+        return decompress_capped(lzma.LZMADecompressor(format=lzma.FORMAT_ALONE), raw, cap_bytes, where)
     kind = compression_of(raw)
     if kind is None or {"gzip": "gzip", "bzip2": "bzip2", "zstd": "zstd"}.get(comp) != kind:
         raise InputError(None, f"{where}: compression {comp!r} not supported or data does not match it")
