@@ -59,7 +59,7 @@ def open_dump(path: str) -> DumpLayout:
 
 
 def _streamed(path: str, kind: str) -> DumpLayout:
-    reader = StreamedReader(path, kind)
+    reader = StreamedReader(path, kind)   # stays open, like FileReader: descriptors are read on demand
     try:
         head = reader.read(0, 16)
         if is_kdump(head):
@@ -70,8 +70,9 @@ def _streamed(path: str, kind: str) -> DumpLayout:
             raise InputError(path, f"{kind} data holds neither an ELF nor a KDUMP/DISKDUMP dump"
                                    + (" (a flattened file: rearrange it with makedumpfile -R first)"
                                       if is_flattened(head) else ""))
-    finally:
+    except BaseException:
         reader.close()
+        raise
     layout.notes.append(streamed_note(reader))
     if reader.decompressed_size_bytes is None:
         layout.file_size_bytes = layout.dump_size_bytes

@@ -27,7 +27,7 @@ class StreamedReader(Reader):
         self.compressed_size_bytes = os.fstat(self._f.fileno()).st_size
         self.decompressed_size_bytes = _decompressed_size(self._f, kind, self.compressed_size_bytes)
         self._f.seek(0)
-        self._chunks = iter(Stream(self._f, kind, path))
+        self._chunks = iter(Stream(self._f, kind, path))   # a generator: close() ends it
         self._buf = bytearray()
         self._eof = False
         # unknown size (bzip2, zstd without content size): assume whole, never claim a cut
@@ -63,6 +63,7 @@ class StreamedReader(Reader):
         return self.decompressed_size_bytes
 
     def close(self) -> None:
+        self._chunks.close()     # ends a zstd child process too
         self._f.close()
 
 
