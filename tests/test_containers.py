@@ -76,7 +76,7 @@ def test_fit_pick_gives_the_plain_regions(tmp_path, plain, external, compression
     assert regions_of(itb, pick="2") == plain[SM8450]
     assert regions_of(itb, pick="SM8450") == plain[SM8450]       # model substring
     ins = inputs_of(itb, pick="conf-1")
-    assert ins["container"] == "FIT image" and ins["pick"].startswith("1/2 fdt-1 (conf-1)")
+    assert ins["container"] == "FIT image" and ins["pick"] == "#1 of 2: fdt-1 (conf-1) — linux,dummy-virt"
     with pytest.raises(AmbiguousDtb) as e:
         load(Options(dtb=str(itb)))
     assert len(e.value.candidates) == 2

@@ -52,8 +52,8 @@ class UserInputs:
     def pick_label(self) -> str | None:
         if self.dtb is None or self.dtb_source is None or len(self.dtb_source.candidates) < 2:
             return None
-        return f"{self.dtb.index}/{len(self.dtb_source.candidates)} {self.dtb.label}" + (
-            f": {self.dtb.model}" if self.dtb.model else "")
+        return f"#{self.dtb.index} of {len(self.dtb_source.candidates)}: {self.dtb.label}" + (
+            f" — {self.dtb.model}" if self.dtb.model else "")
 
 
 def resolve_inputs(*, dtb: str | None, iomem: str | None = None, dmesg: str | None = None,
