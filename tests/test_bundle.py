@@ -325,3 +325,33 @@ def test_compressed_kdump_gives_the_plain_accounting(tmp_path, tool):
         assert not streamed.pop("findings") and plain.pop("findings")[0]["code"] == "vmcore-cut"
         assert streamed.pop("file_size_bytes") == streamed["on_disk_bytes"] != plain.pop("file_size_bytes")
     assert streamed == plain
+
+
+def test_memblock_flags_format_checks_nomap(tmp_path):
+    """Later kernels print `nid FLAG` (mm/memblock.c flagname[]); firmware@4c000000 is no-map."""
+    d = tmp_path / "memblock"
+    d.mkdir()
+    (d / "reserved").write_text("   0: 0x0000000040210000..0x000000004220afff    x NONE\n")
+    memory = ("   0: 0x0000000040000000..0x000000004bffffff    0 NONE\n"
+              "   1: 0x000000004c000000..0x000000004c3fffff    0 {flag}\n"
+              "   2: 0x000000004c400000..0x000000007fffffff    0 NONE\n")
+    codes = {}
+    for flag in ("NOMAP", "NONE", "HOTPLUG"):
+        (d / "memory").write_text(memory.format(flag=flag))
+        doc = report(RSV_DTB, "--memblock", d)
+        codes[flag] = {f["id"] for f in doc["findings"] if f["code"] == "memblock-not-nomap"}
+    fw = "/reserved-memory/firmware@4c000000"
+    assert fw not in codes["NOMAP"] and fw in codes["NONE"]
+    assert fw not in codes["HOTPLUG"]      # HOTPLUG is printed instead of NOMAP: no verdict
+    info = load_memblock(str(d))
+    assert info.flags_printed and info.reserved[0].nid is None and info.memory[1].flags == {"HOTPLUG"}
+
+
+def test_kdump_bitmaps_beyond_the_stream_budget_are_a_clean_error(tmp_path, monkeypatch):
+    from memmap_tui.sources.vmcore import streamed
+    monkeypatch.setattr(streamed, "STREAM_BUDGET_BYTES", 64 << 10)   # the bitmaps start past 64 KiB
+    xz = tmp_path / "vmcore.xz"
+    xz.write_bytes(lzma.compress((CORPUS / "vmcore/qemu-aarch64.d31.kdump.meta-only").read_bytes()))
+    with pytest.raises(InputError, match=r"needs offset 0x[0-9a-f]+ of the decompressed dump, beyond the "
+                                         r"first 64 KiB read through xz; decompress the file first"):
+        open_dump(str(xz))

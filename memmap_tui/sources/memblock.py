@@ -1,10 +1,13 @@
 """/sys/kernel/debug/memblock/{memory,reserved}: the kernel's own early memory view.
 
 mm/memblock.c memblock_debug_show() prints one line per region, `%4d: %pa..%pa`
-(inclusive end); newer kernels append the node id and the flags (`NOMAP`, `HOTPLUG`,
-…). memblock.memory holds every RAM range the kernel registered, NOMAP ones included
+(inclusive end); later kernels (Yuwei Guan's "show memblock flags/nid in debugfs")
+append the node id (`x` when none) and the name of the *lowest* set flag only
+(`NONE`, `HOTPLUG`, `MIRROR`, `NOMAP`, `DRV_MNG`, …: flagname[], first match then break).
+memblock.memory holds every RAM range the kernel registered, NOMAP ones included
 (flagged, and kept as separate regions because regions with different flags never
-merge); memblock.reserved holds memblock_reserve()d ranges, merged when adjacent.
+merge, memblock_merge_regions()); memblock.reserved holds memblock_reserve()d ranges,
+merged when adjacent.
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ from memmap_tui.core.units import exact_size, kernel_mem
 from memmap_tui.sources.errors import InputError, read_text_input
 
 LINE = re.compile(r"^\s*(\d+):\s*(0x[0-9a-fA-F]+)\.\.(0x[0-9a-fA-F]+)(.*)$")
-FLAG_WORDS = {"NONE", "HOTPLUG", "MIRROR", "NOMAP", "DRIVER_MANAGED", "RSRV_NOINIT", "RSRV_KERN", "KHO_SCRATCH"}
+FLAG_WORDS = {"NONE", "HOTPLUG", "MIRROR", "NOMAP", "DRV_MNG", "RSV_NIT", "RSV_KERN", "KHO_SCRATCH",
+              "INSPECT", "UNKNOWN"}
+HIDES_NOMAP = {"HOTPLUG", "MIRROR"}   # lower bits than NOMAP: printed instead of it
 FILES = ("memory", "reserved")
 
 
@@ -103,12 +108,15 @@ def memblock_evidence(mm: MemoryMap, info: MemblockInfo) -> list[tuple[Region, R
                                    f"memblock.memory ({exact_size(memory.size_bytes)}) differs from RAM from "
                                    f"{mm.ram_source} ({exact_size(mm.ram.size_bytes)}); {mm.ram_source} wins"))
     nomap = RangeSet(r.range for r in info.memory if "NOMAP" in r.flags)
+    hidden = RangeSet(r.range for r in info.memory if r.flags & HIDES_NOMAP)
     edges = {r.range.start for r in info.memory} | {r.range.end for r in info.memory}
     for region in mm.regions:
         if not (region.no_map and region.placed and region.reserves_memory) or not region.ranges.intersection(memory):
             continue
         inside = region.ranges.intersection(memory)
         if info.flags_printed:
+            if inside.intersection(hidden):
+                continue          # only the lowest flag is printed: NOMAP cannot be seen there
             ok = not (inside - nomap)
             why = "flagged NOMAP in memblock.memory" if ok else "NOT flagged NOMAP in memblock.memory"
         else:   # old kernels print no flags; NOMAP regions never merge, so their edges split memory

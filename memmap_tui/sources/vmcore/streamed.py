@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import struct
 
+from memmap_tui.core.units import exact_size
 from memmap_tui.sources.decompress import Stream
 from memmap_tui.sources.errors import InputError
 from memmap_tui.sources.vmcore.reader import Reader
@@ -21,8 +22,8 @@ MAX_XZ_STREAMS = 64
 
 
 class StreamedReader(Reader):
-    def __init__(self, path: str, kind: str, budget_bytes: int = STREAM_BUDGET_BYTES) -> None:
-        self.path, self.kind, self.budget_bytes = path, kind, budget_bytes
+    def __init__(self, path: str, kind: str, budget_bytes: int | None = None) -> None:
+        self.path, self.kind, self.budget_bytes = path, kind, budget_bytes or STREAM_BUDGET_BYTES
         self._f = open(path, "rb")
         self.compressed_size_bytes = os.fstat(self._f.fileno()).st_size
         self.decompressed_size_bytes = _decompressed_size(self._f, kind, self.compressed_size_bytes)
@@ -40,7 +41,7 @@ class StreamedReader(Reader):
     def _fill(self, end: int) -> None:
         if end > self.budget_bytes and end > len(self._buf):   # refuse up front, do not stream in vain
             raise InputError(self.path, f"needs offset {end - 1:#x} of the decompressed dump, beyond the "
-                                        f"first {self.budget_bytes >> 20} MiB read through {self.kind}; "
+                                        f"first {exact_size(self.budget_bytes)} read through {self.kind}; "
                                         "decompress the file first")
         while len(self._buf) < end and not self._eof:
             chunk = next(self._chunks, None)
