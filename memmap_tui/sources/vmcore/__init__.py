@@ -11,6 +11,7 @@ import os
 import struct
 
 from memmap_tui.core.dump import DumpLayout
+from memmap_tui.core.model import Level
 from memmap_tui.sources.errors import InputError
 from memmap_tui.sources.vmcore.elf import is_elf, read_elf
 from memmap_tui.sources.vmcore.flattened import FlatReader, is_flattened
@@ -73,7 +74,7 @@ def _streamed(path: str, kind: str) -> DumpLayout:
     except BaseException:
         reader.close()
         raise
-    layout.notes.append(streamed_note(reader))
+    layout.warn("vmcore-streamed", streamed_note(reader), Level.INFO)   # shown with the findings
     if reader.decompressed_size_bytes is None:
         layout.file_size_bytes = layout.dump_size_bytes
     return layout
