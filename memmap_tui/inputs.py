@@ -99,6 +99,9 @@ def load(options: Options) -> Loaded:
     mm.inputs.update({k: v for k, v in (("container", user.container_label), ("pick", user.pick_label),
                                         ("bundle", user.labels.get("bundle"))) if v})
     mm.findings.extend(user.findings)
+    if user.bundle and user.bundle.arch and user.bundle.arch != mm.arch:
+        mm.findings.append(Finding(Level.WARNING, "bundle-arch", f"the bundle is from a {user.bundle.arch} "
+                                   f"system but the rules are {mm.arch}'s: give --arch {user.bundle.arch}"))
     # Logs and dumps first: they say which kernel ran, and that decides how the DT is read.
     if user.files.get("dmesg"):
         loaded.dmesg = load_dmesg(user.files["dmesg"])
