@@ -95,13 +95,7 @@ def load(options: Options) -> Loaded:
     user = loaded.user = resolve_inputs(dtb=options.dtb, iomem=options.iomem, dmesg=options.dmesg,
                                         memblock=options.memblock, vmcore=options.vmcore, pick=options.pick,
                                         include_dirs=options.include_dirs)
-    mm.inputs.update({"board": "demo"} if options.demo else {})
-    mm.inputs.update({k: v for k, v in (("container", user.container_label), ("pick", user.pick_label),
-                                        ("bundle", user.labels.get("bundle"))) if v})
-    mm.findings.extend(user.findings)
-    if user.bundle and user.bundle.arch and user.bundle.arch != mm.arch:
-        mm.findings.append(Finding(Level.WARNING, "bundle-arch", f"the bundle is from a {user.bundle.arch} "
-                                   f"system but the rules are {mm.arch}'s: give --arch {user.bundle.arch}"))
+    user.annotate(mm, demo=options.demo)   # container, pick, bundle: named in inputs and findings
     # Logs and dumps first: they say which kernel ran, and that decides how the DT is read.
     if user.files.get("dmesg"):
         loaded.dmesg = load_dmesg(user.files["dmesg"])
@@ -114,7 +108,6 @@ def load(options: Options) -> Loaded:
     if user.dtb:
         loaded.dtb = load_candidate(user.dtb, user.dtb_source, user.labels["dtb"], kernel=mm.kernel)
         mm.inputs["dtb"] = user.labels["dtb"]
-        mm.findings.extend(Finding(Level.INFO, "dtb-source", n) for n in user.dtb_source.notes)
         mm.regions.extend(loaded.dtb.regions)
         mm.boot = loaded.dtb.boot
         mm.findings.extend(loaded.dtb.findings)

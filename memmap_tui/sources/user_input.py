@@ -12,7 +12,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 
-from memmap_tui.core.model import Finding, Level
+from memmap_tui.core.model import Finding, Level, MemoryMap
 from memmap_tui.sources.bundle import Bundle, open_bundle_dir, open_bundle_tar
 from memmap_tui.sources.containers import (
     INPUT_CAP_BYTES, DtbCandidate, DtbSource, choose, looks_like_dt_dir, sniff_bytes, sniff_dtb,
@@ -41,6 +41,22 @@ class UserInputs:
         if self.dtb_source is None or self.dtb_source.plain:
             return None
         return self.dtb_source.description
+
+    def annotate(self, mm: MemoryMap, *, demo: bool) -> None:
+        """Name the board, container, pick and bundle in mm.inputs; add what they taught as findings."""
+        if demo:
+            mm.inputs["board"] = "demo"
+        for key, value in (("container", self.container_label), ("pick", self.pick_label),
+                           ("bundle", self.labels.get("bundle"))):
+            if value:
+                mm.inputs[key] = value
+        mm.findings.extend(self.findings)
+        if self.dtb_source is not None:
+            mm.findings.extend(Finding(Level.INFO, "dtb-source", n) for n in self.dtb_source.notes)
+        arch = self.bundle.arch if self.bundle else None
+        if arch and arch != mm.arch:
+            mm.findings.append(Finding(Level.WARNING, "bundle-arch", f"the bundle is from a {arch} system "
+                                       f"but the rules are {mm.arch}'s: give --arch {arch}"))
 
     @property
     def patchable(self) -> bool:
