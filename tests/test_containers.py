@@ -4,7 +4,6 @@ give exactly the report --json regions of the plain file."""
 
 from __future__ import annotations
 
-import asyncio
 import gzip
 import os
 import shutil
@@ -321,27 +320,6 @@ def test_fuzzed_containers_fail_cleanly():
                 sniff_bytes(cut, "fuzz")
             except InputError:
                 pass
-
-
-# -- TUI picker --------------------------------------------------------------------------------
-
-def test_tui_picker_returns_the_highlighted_index(tmp_path):
-    from memmap_tui.tui.picker import DtbPicker
-    cat = tmp_path / "dtb.img"
-    cat.write_bytes(RSV_DTB.read_bytes() + SM8450.read_bytes() + RISCV.read_bytes())
-    src = sniff_dtb(str(cat))
-
-    async def drive(*keys):
-        app = DtbPicker(src.description, str(cat), src.candidates)
-        async with app.run_test() as pilot:
-            ol = app.query_one("#picker-list")
-            text = " ".join(str(ol.get_option_at_index(i).prompt) for i in range(ol.option_count))
-            assert "Qualcomm" in text and "riscv-virtio" in text and ol.option_count == 3
-            await pilot.press(*keys)
-        return app.return_value
-
-    assert asyncio.run(drive("down", "down", "enter")) == 3
-    assert asyncio.run(drive("escape")) is None
 
 
 def test_demo_board_is_named_demo():

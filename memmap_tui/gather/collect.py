@@ -70,7 +70,10 @@ def kernel_log(root: str) -> tuple[str | None, str]:
             why = f"/dev/kmsg: {e.strerror}"
         exe = shutil.which("dmesg")
         if exe:
-            proc = subprocess.run([exe], capture_output=True, timeout=30)
+            try:
+                proc = subprocess.run([exe], capture_output=True, timeout=30)
+            except (OSError, subprocess.TimeoutExpired) as e:
+                return None, f"{why}; dmesg: {e}"
             if proc.returncode == 0 and proc.stdout:
                 return proc.stdout.decode("utf-8", "replace"), "dmesg"
             why += f"; dmesg: {proc.stderr.decode('utf-8', 'replace').strip() or 'failed'}"

@@ -34,16 +34,18 @@ class DtbPicker(App[int | None]):
     def compose(self) -> ComposeResult:
         yield Static(Text(f"{self.path}: {self.description} holds {len(self.candidates)} device trees"),
                      id="picker-title")
-        yield OptionList(*(Option(self._row(c), id=str(c.index)) for c in self.candidates), id="picker-list")
+        width = max(len(c.label) for c in self.candidates)
+        yield OptionList(*(Option(self._row(c, width), id=str(c.index)) for c in self.candidates),
+                         id="picker-list")
         yield Static(Text("enter opens the highlighted one · next time: --pick N, a FIT configuration "
                           "name, or part of the model"), id="picker-hint")
         yield Footer()
 
     @staticmethod
-    def _row(c: DtbCandidate) -> Text:
+    def _row(c: DtbCandidate, width: int) -> Text:
         t = Text(f"{c.index:>3}  ")
-        t.append(c.label, style="bold")
-        t.append("  " + (c.model or (c.compatible[0] if c.compatible else "no model")))
+        t.append(c.label.ljust(width), style="bold")
+        t.append(" │ " + (c.model or (c.compatible[0] if c.compatible else "no model")))
         if c.overlay:
             t.append("  [overlay]", style="italic")
         return t
