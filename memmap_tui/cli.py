@@ -6,6 +6,7 @@ Bad input is one line on stderr and exit status 2 — never a traceback
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -17,7 +18,10 @@ import click
 
 from memmap_tui.core.model import Level
 from memmap_tui.core.arch import ARCHES, DEFAULT_ARCH, DEFAULT_LOADER, LOADERS
-from memmap_tui.inputs import DEFAULT_WRITE_SPEED_MBPS, Options, load
+from memmap_tui.gather.collect import script_text, write_bundle
+from memmap_tui.gather.live import live_bundle
+from memmap_tui.inputs import DEFAULT_WRITE_SPEED_MBPS, Loaded, Options, load
+from memmap_tui.sources.containers import AmbiguousDtb
 from memmap_tui.sources.errors import InputError
 from memmap_tui.termination import Terminated
 
@@ -44,7 +48,7 @@ class DefaultGroup(click.Group):
 def input_options(f):
     """Options every command that loads a board shares."""
     decorators = [
-        click.argument("dtb", required=False, type=click.Path(dir_okay=False)),
+        click.argument("dtb", required=False, type=click.Path(allow_dash=True)),
         click.option("--iomem", type=click.Path(dir_okay=False), help="a /proc/iomem dump (read as root)"),
         click.option("--dmesg", type=click.Path(dir_okay=False), help="kernel log: placements and failures of reserved regions"),
         click.option("--vmcore", type=click.Path(dir_okay=False), help="a vmcore: ELF, kdump-compressed or flattened"),
@@ -64,6 +68,12 @@ def input_options(f):
         click.option("--write-speed", "write_speed", type=float, default=DEFAULT_WRITE_SPEED_MBPS,
                      show_default=True, metavar="MB/s", help="dump target write speed for capture times"),
         click.option("--demo", is_flag=True, help="use the bundled demo board"),
+        # issue 11: containers with several device trees, memblock debugfs
+        click.option("--pick", default=None, metavar="N|NAME|TEXT",
+                     help="which device tree of a multi-DTB file: 1-based index, FIT configuration/image "
+                          "name, or part of its model/compatible"),
+        click.option("--memblock", type=click.Path(), default=None, metavar="DIR",
+                     help="/sys/kernel/debug/memblock (memory + reserved): the kernel's own RAM and placements"),
     ]
     for d in reversed(decorators):
         f = d(f)
@@ -71,15 +81,17 @@ def input_options(f):
 
 
 def build_options(dtb, iomem, dmesg, vmcore, ram, arch, loader, kernel, page_size, no_dump, dump,
-                  include_dirs, write_speed, demo, *, default_demo: bool) -> Options:
+                  include_dirs, write_speed, demo, pick=None, memblock=None, *, default_demo: bool) -> Options:
     if not math.isfinite(write_speed) or write_speed <= 0:  # nan/inf would print as invalid JSON
         raise InputError(None, f"--write-speed {write_speed}: must be a positive, finite MB/s figure")
-    if demo or (default_demo and not (dtb or iomem or dmesg or vmcore or ram)):
+    demo = bool(demo or (default_demo and not (dtb or iomem or dmesg or vmcore or ram or memblock)))
+    if demo:
         paths = demo_paths()
         dtb, iomem, dmesg = paths["dtb"], iomem or paths["iomem"], dmesg or paths["dmesg"]
     return Options(dtb=dtb, iomem=iomem, dmesg=dmesg, vmcore=vmcore, ram=tuple(ram), arch=arch,
                    loader=loader, kernel=kernel, page_size=page_size, no_dump=tuple(no_dump), dump=tuple(dump),
-                   include_dirs=tuple(include_dirs), write_speed_mbps=write_speed)
+                   include_dirs=tuple(include_dirs), write_speed_mbps=write_speed,
+                   pick=pick, memblock=memblock, demo=demo)
 
 
 @click.group(cls=DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -96,9 +108,23 @@ def cli() -> None:
 def open_cmd(**kw) -> None:
     """Open the TUI (the default command)."""
     options = build_options(**kw, default_demo=True)
-    loaded = load(options)
+    loaded = load_for_tui(options)
     from memmap_tui.tui.app import MemmapApp  # textual is imported only for the TUI
     MemmapApp(loaded).run()
+
+
+def load_for_tui(options: Options) -> Loaded:
+    """load(), asking with a picker screen when the input holds several device trees."""
+    try:
+        return load(options)
+    except AmbiguousDtb as e:
+        if options.pick is not None:
+            raise
+        from memmap_tui.tui.picker import DtbPicker
+        choice = DtbPicker(e.source.description, e.path, e.candidates).run()
+        if choice is None:
+            raise InputError(e.path, "no device tree picked") from None
+        return load(dataclasses.replace(options, pick=str(choice)))
 
 
 @cli.command("report")
@@ -111,7 +137,11 @@ def open_cmd(**kw) -> None:
 def report_cmd(as_json: bool, mem_usage: str | None, dump_level: int, **kw) -> None:
     """Print the regions and the three kernel policies side by side."""
     options = build_options(**kw, default_demo=True)
-    loaded = load(options)
+    print_report(load(options), options, as_json, mem_usage, dump_level)
+
+
+def print_report(loaded: Loaded, options: Options, as_json: bool, mem_usage: str | None = None,
+                 dump_level: int = 31) -> None:
     from memmap_tui.core.policy import evaluate
     from memmap_tui.sources.mem_usage import read_mem_usage
     usage = read_mem_usage(mem_usage) if mem_usage else None
@@ -139,7 +169,7 @@ def report_cmd(as_json: bool, mem_usage: str | None, dump_level: int, **kw) -> N
 
 
 @cli.command("check")
-@click.argument("dtbs", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("dtbs", nargs=-1, required=True, type=click.Path(allow_dash=True))
 @click.option("--iomem", type=click.Path(dir_okay=False))
 @click.option("--dmesg", type=click.Path(dir_okay=False))
 @click.option("--ram", multiple=True, metavar="SIZE@BASE")
@@ -151,14 +181,13 @@ def check_cmd(dtbs, iomem, dmesg, ram, arch, kernel, strict, as_json) -> None:
     """Lint DTBs; exit 1 when a finding is an error (or a warning with --strict)."""
     failing = {Level.ERROR} | ({Level.WARNING} if strict else set())
     results, worst = [], 0
-    for path in dtbs:
-        # A file that cannot be read is reported and the rest are still checked; exit 2 at the end.
-        try:
-            loaded = load(Options(dtb=path, iomem=iomem, dmesg=dmesg, ram=tuple(ram), arch=arch, kernel=kernel))
-        except InputError as e:
-            click.echo(f"memmap-tui: {e}", err=True)
+    for path, loaded in _check_targets(dtbs, Options(iomem=iomem, dmesg=dmesg, ram=tuple(ram), arch=arch,
+                                                      kernel=kernel)):
+        if isinstance(loaded, InputError):
+            # a file that cannot be read is reported and the rest are still checked; exit 2 at the end
+            click.echo(f"memmap-tui: {loaded}", err=True)
             worst = EXIT_BAD_INPUT
-            results.append({"file": path, "ok": False, "error": str(e), "findings": []})
+            results.append({"file": path, "ok": False, "error": str(loaded), "findings": []})
             if not as_json:
                 click.echo(f"{click.style('ERROR', fg='red')} {path}")
             continue
@@ -174,6 +203,25 @@ def check_cmd(dtbs, iomem, dmesg, ram, arch, kernel, strict, as_json) -> None:
     if as_json:
         click.echo(json.dumps({"schema": "memmap-tui/check/1", "results": results}, indent=1))
     sys.exit(worst)
+
+
+def _check_targets(paths, base: Options):
+    """(label, Loaded or the InputError that stopped it) per device tree: every one of a
+    multi-DTB file, never a file without one."""
+    for path in paths:
+        try:
+            try:
+                loaded = load(dataclasses.replace(base, dtb=path))
+            except AmbiguousDtb as e:
+                for c in e.candidates:
+                    yield f"{path}#{c.index} {c.label}", load(dataclasses.replace(base, dtb=path, pick=str(c.index)))
+                continue
+            if loaded.dtb is None:
+                raise InputError(path, "no device tree in it: nothing to check")
+        except InputError as e:
+            yield path, e
+            continue
+        yield path, loaded
 
 
 @cli.command("export")
@@ -194,6 +242,10 @@ def export_cmd(output, overlay, dts, dts_patch, dts_root, dtsi_override, **kw) -
     from memmap_tui.termination import signals_raise
     options = build_options(**kw, default_demo=False)
     loaded = load(options)
+    if loaded.user and not loaded.user.patchable:
+        what = loaded.user.labels.get("bundle") or (loaded.user.dtb_source.description
+                                                    if loaded.user.dtb_source else "no device tree")
+        raise InputError(options.dtb, f"export patches a plain DTB or DTS file; this is {what}")
     path = lambda p: None if p is None else Path(p)  # noqa: E731
     request = ExportRequest(changes=changes_from(loaded.mm, options.no_dump, options.dump),
                             output=path(output), overlay=path(overlay), dts_patch=path(dts_patch),
@@ -224,6 +276,49 @@ def serve_cmd(host: str, port: int, open_args: tuple[str, ...]) -> None:
     from textual_serve.server import Server
     command = shlex.join([sys.executable, "-m", "memmap_tui", "open", *open_args])
     Server(command, host=host, port=port, title="memmap-tui").serve()
+
+
+# -- on the board: collect a bundle, or look at the running system (issue 11) ---------------
+
+@cli.command("collect")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="bundle to write (.tar.gz)")
+@click.option("--root", default="/", show_default=True, type=click.Path(file_okay=False, exists=True),
+              help="system root to read (a fake tree in tests)")
+@click.option("--print-script", "print_script", is_flag=True,
+              help="print the POSIX-sh collector for boards with only busybox")
+def collect_cmd(output, root, print_script) -> None:
+    """Bundle /proc/iomem, /sys/firmware/fdt, the kernel log, memblock debugfs and a manifest."""
+    if print_script:
+        click.echo(script_text(), nl=False)
+        return
+    if not output:
+        raise InputError(None, "collect needs -o BUNDLE.tar.gz (or --print-script)")
+    for line in write_bundle(root, output):
+        if line.startswith("unreadable="):
+            click.echo(f"warning: {line.split('=', 1)[1]}", err=True)
+    click.echo(f"wrote {output}")
+
+
+@cli.command("live")
+@input_options
+@click.option("--root", default="/", show_default=True, type=click.Path(file_okay=False, exists=True),
+              help="system root to read (a fake tree in tests)")
+@click.option("--report", "as_report", is_flag=True, help="print the report instead of opening the TUI")
+@click.option("--json", "as_json", is_flag=True, help="print the memmap-tui/report/1 JSON document")
+@click.pass_context
+def live_cmd(ctx: click.Context, root: str, as_report: bool, as_json: bool, **kw) -> None:
+    """The running system: /sys/firmware/fdt, /proc/iomem, the kernel log, memblock, /proc/vmcore."""
+    bundle_dir, vmcore, arch = live_bundle(root)
+    kw["dtb"] = kw["dtb"] or bundle_dir
+    kw["vmcore"] = kw["vmcore"] or vmcore
+    if arch and ctx.get_parameter_source("arch") is click.core.ParameterSource.DEFAULT:
+        kw["arch"] = arch
+    options = build_options(**kw, default_demo=False)
+    if as_report or as_json:
+        print_report(load(options), options, as_json)
+        return
+    from memmap_tui.tui.app import MemmapApp
+    MemmapApp(load_for_tui(options)).run()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -23,9 +23,12 @@ from memmap_tui.core.policy import TOGGLE_WHY, ToggleEffect, toggle_effect
 from memmap_tui.core.ranges import Range, RangeSet
 from memmap_tui.core.units import exact_size, kernel_mem, memparse_prefix
 from memmap_tui.sources.dmesg import DmesgInfo, load_dmesg
-from memmap_tui.sources.dtb import DtbInfo, kernel_tuple, load_dtb
+from memmap_tui.sources.dtb import DtbInfo, kernel_tuple
 from memmap_tui.sources.errors import InputError
 from memmap_tui.sources.iomem import IomemInfo, load_iomem
+from memmap_tui.sources.containers import load_candidate
+from memmap_tui.sources.memblock import MemblockInfo, load_memblock, memblock_nomap_checks, memblock_placements
+from memmap_tui.sources.user_input import UserInputs, resolve_inputs
 
 if TYPE_CHECKING:  # the vmcore readers (and pyelftools) load only when a dump is given
     from memmap_tui.core.dump import DumpLayout
@@ -49,6 +52,9 @@ class Options:
     dump: tuple[str, ...] = ()
     include_dirs: tuple[str, ...] = ()
     write_speed_mbps: float = DEFAULT_WRITE_SPEED_MBPS
+    pick: str | None = None        # which DTB of a multi-DTB container (1-based, name, model text)
+    memblock: str | None = None    # /sys/kernel/debug/memblock (dir with memory + reserved)
+    demo: bool = False             # the bundled demo board: shown as "demo"
 
 
 @dataclass(slots=True)
@@ -60,6 +66,8 @@ class Loaded:
     dmesg: DmesgInfo | None = None
     dump: DumpLayout | None = None
     ram_specs: list[Range] = field(default_factory=list)   # --ram, parsed
+    user: UserInputs | None = None     # containers, bundles, stdin: what each input really was
+    memblock: MemblockInfo | None = None
 
 
 def parse_ram_spec(spec: str) -> Range:
@@ -104,25 +112,34 @@ def _check_options(options: Options) -> None:
 def _read_inputs(mm: MemoryMap, loaded: Loaded) -> None:
     options = loaded.options
     loaded.ram_specs = [parse_ram_spec(s) for s in options.ram]
+    # Any user path (container, bundle, `-`, compressed file) -> readable inputs (sources/user_input.py)
+    user = loaded.user = resolve_inputs(dtb=options.dtb, iomem=options.iomem, dmesg=options.dmesg,
+                                        memblock=options.memblock, vmcore=options.vmcore, pick=options.pick,
+                                        include_dirs=options.include_dirs)
+    user.annotate(mm, demo=options.demo)   # container, pick, bundle: named in inputs and findings
     # Logs and dumps first: they say which kernel ran, and that decides how the DT is read.
-    if options.dmesg:
-        loaded.dmesg = load_dmesg(options.dmesg)
-        mm.inputs["dmesg"] = options.dmesg
-    if options.vmcore:
+    if user.files.get("dmesg"):
+        loaded.dmesg = load_dmesg(user.files["dmesg"])
+        mm.inputs["dmesg"] = user.labels["dmesg"]
+    if user.files.get("vmcore"):
         from memmap_tui.sources.vmcore import open_dump   # ELF/kdump readers only for dumps
-        loaded.dump = open_dump(options.vmcore)
-        mm.inputs["vmcore"] = options.vmcore
+        loaded.dump = open_dump(user.files["vmcore"])
+        mm.inputs["vmcore"] = user.labels["vmcore"]
+    if user.files.get("memblock"):   # the kernel's own view: RAM, NOMAP, placements
+        loaded.memblock = load_memblock(user.files["memblock"])
+        mm.inputs["memblock"] = user.labels["memblock"]
+        mm.findings.extend(loaded.memblock.findings)
     if options.kernel is None:
         _detect_kernel(mm, loaded)
-    if options.dtb:
-        loaded.dtb = load_dtb(options.dtb, kernel=mm.kernel, include_dirs=options.include_dirs)
-        mm.inputs["dtb"] = options.dtb
+    if user.dtb:
+        loaded.dtb = load_candidate(user.dtb, user.dtb_source, user.labels["dtb"], kernel=mm.kernel)
+        mm.inputs["dtb"] = user.labels["dtb"]
         mm.regions.extend(loaded.dtb.regions)
         mm.boot = loaded.dtb.boot
         mm.findings.extend(loaded.dtb.findings)
-    if options.iomem:
-        loaded.iomem = load_iomem(options.iomem)
-        mm.inputs["iomem"] = options.iomem
+    if user.files.get("iomem"):
+        loaded.iomem = load_iomem(user.files["iomem"])
+        mm.inputs["iomem"] = user.labels["iomem"]
         mm.iomem = loaded.iomem.entries
         mm.findings.extend(loaded.iomem.findings)
     if loaded.dmesg:
@@ -130,6 +147,9 @@ def _read_inputs(mm: MemoryMap, loaded: Loaded) -> None:
         if mm.boot.bootargs is None and loaded.dmesg.cmdline:
             for arg in mm.boot.adopt_cmdline(loaded.dmesg.cmdline):
                 mm.findings.append(Finding(Level.WARNING, "bad-cmdline", f"cannot parse {arg} (dmesg)"))
+    if mm.boot.bootargs is None and user.cmdline:
+        for arg in mm.boot.adopt_cmdline(user.cmdline):
+            mm.findings.append(Finding(Level.WARNING, "bad-cmdline", f"cannot parse {arg} (/proc/cmdline)"))
     if loaded.dump:
         mm.findings.extend(loaded.dump.findings)
         if loaded.dump.arch and loaded.dump.arch != mm.arch:
@@ -141,7 +161,7 @@ def _read_inputs(mm: MemoryMap, loaded: Loaded) -> None:
         mm.findings.append(Finding(Level.INFO, "kexec-load-no-iomem",
                                    "kexec_load: kexec-tools builds the vmcore from /proc/iomem; without "
                                    "--iomem the DT model stands in for it"))
-    order = ("dtb", "iomem", "dmesg", "vmcore")
+    order = ("board", "dtb", "container", "pick", "bundle", "iomem", "dmesg", "memblock", "vmcore")
     mm.inputs = {k: mm.inputs[k] for k in order if k in mm.inputs}
 
 
@@ -221,6 +241,8 @@ def _decide_ram(mm: MemoryMap, loaded: Loaded) -> None:
                                    f"mem={exact_size(mm.boot.mem_limit)} trims DT RAM to {exact_size(dt_ram.size_bytes)}"))
     io_ram = _iomem_ram(mm)
     candidates = [("--ram", RangeSet(ram_specs)), ("/proc/iomem", io_ram)]
+    if loaded.memblock is not None:   # memblock.memory: what the kernel registered, NOMAP included
+        candidates.append(("memblock", RangeSet(r.range for r in loaded.memblock.memory)))
     if not mm.boot.efi:
         candidates.append(("DT /memory", dt_ram))
     elif dt_ram:
@@ -307,6 +329,19 @@ def _place_from_dmesg(mm: MemoryMap, loaded: Loaded) -> None:
         mm.findings.append(Finding(Level.ERROR, "reserved-memory-ignored",
                                    "dmesg: \"Reserved memory: unsupported node format, ignoring\"",
                                    "/reserved-memory"))
+
+
+def _memblock_evidence(mm: MemoryMap, loaded: Loaded) -> None:
+    """--memblock: check DT no-map regions against memblock's NOMAP flag and place dynamic
+    regions that match exactly one memblock entry (after dmesg, before iomem)."""
+    if loaded.memblock is None:
+        return
+    for i, note, finding in memblock_nomap_checks(mm, loaded.memblock):
+        mm.regions[i] = replace(mm.regions[i], notes=mm.regions[i].notes + (note,))
+        if finding is not None:
+            mm.findings.append(finding)
+    for i, rng, note in memblock_placements(mm, loaded.memblock):
+        mm.regions[i] = _placed(mm.regions[i], rng, "memblock", note)
 
 
 def _iomem_named(mm: MemoryMap, name: str | None, top: bool) -> list[Range]:
@@ -448,6 +483,7 @@ ASSEMBLY: tuple[Callable[[MemoryMap, Loaded], None], ...] = (
     _decide_ram,
     _cma_cmdline,
     _place_from_dmesg,
+    _memblock_evidence,
     _place_from_iomem,
     _check_failures_against_iomem,
     _crashkernel,

@@ -35,7 +35,7 @@ from pathlib import Path
 
 from memmap_tui.export.targets import check_target, write_all
 from memmap_tui.sources import tools
-from memmap_tui.sources.dtb import MAX_DTB_BYTES, read_input_file
+from memmap_tui.sources.errors import MAX_DTB_INPUT_BYTES, read_input_bytes
 from memmap_tui.sources.errors import InputError
 from memmap_tui.sources.fdt_blob import FdtBlob, FdtError, FdtNode, parse_fdt
 
@@ -346,7 +346,7 @@ def write_patched_dtb(input_path: str | os.PathLike, out: str | os.PathLike,
                       changes: dict[str, bool]) -> DtbPatch:
     """Patch `input_path` and write it atomically to `out` (never over the input)."""
     target = check_target(out, [input_path])
-    data = read_input_file(str(input_path), MAX_DTB_BYTES, "a device tree")
+    data = read_input_bytes(str(input_path), MAX_DTB_INPUT_BYTES)
     result = build_patch(data, changes, source=str(input_path))
     write_all([(target, result.data)], [input_path])
     return result

@@ -18,7 +18,7 @@ from memmap_tui.core.model import BootInfo, Finding, Level, Region, RegionKind
 from memmap_tui.core.ranges import Range, RangeSet
 from memmap_tui.core.units import exact_size
 from memmap_tui.sources import tools
-from memmap_tui.sources.errors import MAX_DTB_INPUT_BYTES, InputError, check_input_file
+from memmap_tui.sources.errors import MAX_DTB_INPUT_BYTES, InputError, read_input_bytes
 from memmap_tui.sources.fdt_blob import (
     FdtBlob, FdtError, FdtNode, cells_to_int, describe_prop, parse_fdt, prop_cells,
     prop_string, prop_strings, prop_tuples, prop_u32,
@@ -65,11 +65,6 @@ class DtbInfo:
 
 # -- reading the file ------------------------------------------------------------
 
-# A DTB's totalsize is a u32, but real blobs are kilobytes to a few MiB (QEMU pads to
-# 1 MiB); anything far larger is not a device tree and is not read into memory.
-MAX_DTB_BYTES = 64 << 20
-
-
 @dataclass(frozen=True, slots=True)
 class DtbBytes:
     """What loading read: the blob, and every file it came from (for the export's
@@ -80,29 +75,9 @@ class DtbBytes:
     sources: tuple[str, ...] = ()        # the .dts and every file it #include's, /include/'s, /incbin/'s
 
 
-def read_input_file(path: str, limit_bytes: int, what: str) -> bytes:
-    """A regular file's bytes, at most `limit_bytes`; a FIFO or device is refused unread."""
-    try:
-        # O_NONBLOCK: opening a FIFO must not wait for a writer before we can refuse it
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    except OSError as e:
-        raise InputError(path, e.strerror or str(e)) from None
-    with os.fdopen(fd, "rb") as f:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise InputError(path, f"not a regular file; {what} must be a file")
-        if st.st_size > limit_bytes:
-            raise InputError(path, f"{st.st_size} bytes: larger than any {what} "
-                                   f"(limit {limit_bytes >> 20} MiB)")
-        try:
-            return f.read(limit_bytes + 1)[:limit_bytes]
-        except OSError as e:
-            raise InputError(path, e.strerror or str(e)) from None
-
-
 def read_dtb_bytes(path: str, include_dirs: tuple[str, ...] = ()) -> DtbBytes:
     """Bytes of a DTB; a `.dts` is preprocessed and compiled with the real dtc."""
-    data = read_input_file(path, MAX_DTB_BYTES, "a device tree")
+    data = read_input_bytes(path, MAX_DTB_INPUT_BYTES)
     if data[:4] == b"\xd0\x0d\xfe\xed":
         return DtbBytes(data, path, sources=(path,))
     if path.endswith((".dts", ".dtsi")) or data.lstrip().startswith((b"/dts-v1/", b"/*", b"//", b"#include")):
@@ -114,7 +89,7 @@ def compile_dts(path: str, include_dirs: tuple[str, ...] = (), *, source: bytes 
     """cpp (when the source uses it) then dtc, as the kernel's cmd_dtc does, bounded by
     `sources.tools` (timeout, memory, output size, stdin closed)."""
     if source is None:
-        source = read_input_file(path, MAX_DTB_BYTES, "a device tree source")
+        source = read_input_bytes(path, MAX_DTB_INPUT_BYTES)
     dirs = (os.path.dirname(os.path.abspath(path)), *include_dirs)
     sources = [os.path.abspath(path)]
     with tempfile.TemporaryDirectory(prefix="memmap-tui-dts-") as tmp:
@@ -181,7 +156,6 @@ def _cpp_marker_files(preprocessed: bytes) -> list[str]:
 # -- decoding ----------------------------------------------------------------------
 
 def load_dtb(path: str, *, kernel: str = "7.2", include_dirs: tuple[str, ...] = ()) -> DtbInfo:
-    check_input_file(path, MAX_DTB_INPUT_BYTES)  # no FIFO, device (/dev/zero) or giant file
     read = read_dtb_bytes(path, include_dirs)
     try:
         blob = parse_fdt(read.data)

@@ -56,16 +56,6 @@ def open_input(path: str) -> BinaryIO:
         raise
 
 
-def check_input_file(path: str, limit: int) -> None:
-    """Refuse a FIFO, device, directory or a file over `limit` bytes before a reader that
-    opens the path itself sees it."""
-    if path == STDIN_PATH:
-        return
-    with open_input(path) as f:
-        if os.fstat(f.fileno()).st_size > limit:
-            raise InputError(path, f"larger than {limit >> 20} MiB: not a plausible input of this kind")
-
-
 def read_input_bytes(path: str, limit: int) -> bytes:
     """The whole input, at most `limit` bytes; a longer one is an InputError (never read on)."""
     f = open_input(path)

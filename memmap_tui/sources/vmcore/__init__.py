@@ -12,11 +12,14 @@ import stat
 import struct
 
 from memmap_tui.core.dump import DumpLayout
+from memmap_tui.core.model import Level
 from memmap_tui.sources.errors import InputError
 from memmap_tui.sources.vmcore.elf import is_elf, read_elf
 from memmap_tui.sources.vmcore.flattened import FlatReader, is_flattened
 from memmap_tui.sources.vmcore.kdump import is_kdump, read_kdump
 from memmap_tui.sources.vmcore.reader import FileReader
+from memmap_tui.sources.vmcore.streamed import StreamedReader, streamed_note
+from memmap_tui.sources.decompress import compression_of
 
 __all__ = ["open_dump", "DumpLayout", "InputError"]
 
@@ -40,6 +43,9 @@ def open_dump(path: str) -> DumpLayout:
     if not head:
         reader.close()
         raise InputError(path, "empty file")
+    if kind := compression_of(head):   # vmcore.xz & co: headers through a streaming decompressor
+        reader.close()
+        return _streamed(path, kind)
     try:
         if is_flattened(head):
             reader.close()
@@ -60,6 +66,27 @@ def open_dump(path: str) -> DumpLayout:
         raise
     reader.close()
     raise InputError(path, "not a vmcore: no ELF, KDUMP/DISKDUMP or makedumpfile flattened signature")
+
+
+def _streamed(path: str, kind: str) -> DumpLayout:
+    reader = StreamedReader(path, kind)   # stays open, like FileReader: descriptors are read on demand
+    try:
+        head = reader.read(0, 16)
+        if is_kdump(head):
+            layout = _safe(read_kdump, reader, "kdump")
+        elif is_elf(head):
+            layout = _safe(read_elf, reader, "elf")
+        else:
+            raise InputError(path, f"{kind} data holds neither an ELF nor a KDUMP/DISKDUMP dump"
+                                   + (" (a flattened file: rearrange it with makedumpfile -R first)"
+                                      if is_flattened(head) else ""))
+    except BaseException:
+        reader.close()
+        raise
+    layout.warn("vmcore-streamed", streamed_note(reader), Level.INFO)   # shown with the findings
+    if reader.decompressed_size_bytes is None:
+        layout.file_size_bytes = layout.dump_size_bytes
+    return layout
 
 
 def _safe(fn, reader, fmt: str) -> DumpLayout:
