@@ -214,8 +214,8 @@ def test_check_reports_every_file_and_exits_2_at_the_end(tmp_path):
     proc = run_cli("check", RSV_DTB, bad, RSV_DTB)
     assert proc.returncode == 2
     assert proc.stdout.count(f"ok {RSV_DTB}") == 2 and f"ERROR {bad}" in proc.stdout
-    assert proc.stderr.strip().splitlines() == [f"memmap-tui: {bad}: not a device tree blob "
-                                                "(bad magic, expected 0xd00dfeed) nor DTS source"]
+    [line] = proc.stderr.strip().splitlines()
+    assert line.startswith(f"memmap-tui: {bad}: not a device tree blob (bad magic, expected 0xd00dfeed)")
     doc = json.loads(run_cli("check", "--json", RSV_DTB, bad).stdout)
     assert [r["ok"] for r in doc["results"]] == [True, False] and "error" in doc["results"][1]
 

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from memmap_tui.core.dump import DumpLayout, assumptions, estimate, project
+from memmap_tui.core.estimate import assumptions, estimate
 from memmap_tui.core.model import MemoryMap
 from memmap_tui.core.policy import PolicyResults
 from memmap_tui.core.units import exact_size
 from memmap_tui.sources.mem_usage import MemUsage
 
-if TYPE_CHECKING:   # rich only for the text report
+if TYPE_CHECKING:   # rich only for the text report; the dump index only with a dump
     from rich.console import Console
+
+    from memmap_tui.core.dump import DumpLayout
 
 
 def source_of(layout: DumpLayout | None, mem_usage: MemUsage | None) -> str:
@@ -38,6 +40,7 @@ def projection_json(mm: MemoryMap, results: PolicyResults, layout: DumpLayout | 
 
 
 def dump_projection_json(layout: DumpLayout, results: PolicyResults, write_speed_mbps: float) -> dict:
+    from memmap_tui.core.dump import project
     return {p: pr.as_dict() for p, pr in project(layout, results, write_speed_mbps).items()}
 
 
@@ -54,6 +57,7 @@ def render_projection(results: PolicyResults, layout: DumpLayout | None, mem_usa
         table.add_column("saved", justify="right")
         table.add_column("on disk (projected)", justify="right")
         table.add_column("capture", justify="right")
+        from memmap_tui.core.dump import project
         for p, pr in project(layout, results, write_speed_mbps).items():
             disk = "?" if pr.on_disk_bytes is None else exact_size(pr.on_disk_bytes)
             secs = "?" if pr.capture_seconds is None else f"{pr.capture_seconds:.1f} s"

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from memmap_tui.sources import android
 from memmap_tui.sources.decompress import compression_of, unwrap
 from memmap_tui.sources.dt_dir import looks_like_dt_dir, read_dt_dir
-from memmap_tui.sources.dtb import DtbInfo, compile_dts, decode_dtb
+from memmap_tui.sources.dtb import DtbBytes, DtbInfo, compile_dts, decode_dtb
 from memmap_tui.sources.errors import InputError, read_input_bytes
 from memmap_tui.sources.fdt_blob import FDT_MAGIC, FdtError, parse_fdt, prop_string, prop_strings
 from memmap_tui.sources.fit import fit_dtbs, is_fit
@@ -60,6 +60,7 @@ class DtbSource:
     candidates: list[DtbCandidate]
     wrappers: tuple[str, ...] = ()              # compression layers, outermost first
     compiled_from: str | None = None            # DTS path compiled with dtc
+    sources: tuple[str, ...] = ()               # files the device tree was read from (includes too)
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -187,15 +188,17 @@ def _compile(data: bytes, path: str, include_dirs) -> DtbSource:
     else:
         same = False
     if same:
-        blob = compile_dts(path, include_dirs)
+        compiled = compile_dts(path, include_dirs, source=data)
+        sources = compiled.sources
     else:   # DTS from stdin or inside a compressed file: compile a private copy
         with tempfile.TemporaryDirectory() as tmp:
             copy = os.path.join(tmp, "input.dts")
             with open(copy, "wb") as f:
                 f.write(data)
-            blob = compile_dts(copy, (*include_dirs, os.path.dirname(os.path.abspath(path))))
-    src = DtbSource(path, "DTS", [_candidate(1, os.path.basename(path), blob, path)])
-    src.compiled_from = path
+            compiled = compile_dts(copy, (*include_dirs, os.path.dirname(os.path.abspath(path))))
+        sources = (path, *(f for f in compiled.sources if f != os.path.abspath(copy)))
+    src = DtbSource(path, "DTS", [_candidate(1, os.path.basename(path), compiled.data, path)],
+                    compiled_from=path, sources=sources)
     return src
 
 
@@ -313,4 +316,7 @@ def load_candidate(cand: DtbCandidate, source: DtbSource, label: str, *, kernel:
         raise InputError(label, str(e)) from None
     info = decode_dtb(blob, path=label, kernel=kernel)
     info.compiled_from = source.compiled_from
+    if source.plain:   # what export patches, and the files it must never write over
+        info.read = DtbBytes(cand.data, source.path, compiled_from=source.compiled_from,
+                             sources=source.sources or (source.path,))
     return info

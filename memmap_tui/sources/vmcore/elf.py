@@ -111,7 +111,8 @@ def _program_headers(reader: Reader, layout: DumpLayout, ehdr, phnum: int, littl
         raise InputError(path, f"e_phentsize {phentsize} < {entry.size}")
     if phnum > MAX_PHNUM:
         raise InputError(path, f"{phnum} program headers: damaged header")
-    readable = max(0, min(phnum * phentsize, reader.logical_size - phoff))
+    known = reader.logical_size
+    readable = max(0, phnum * phentsize if known is None else min(phnum * phentsize, known - phoff))
     table = reader.read(phoff, readable) if phnum else b""
     if len(table) < phnum * phentsize:
         whole = len(table) // phentsize if phentsize else 0
@@ -200,7 +201,7 @@ def _sizes(reader: Reader, layout: DumpLayout, segs: list[Segment], meta_end: in
     size_on_disk = reader.logical_size      # a flattened image ends at its last record
     if reader.damage:
         layout.warn("vmcore-cut", f"flattened records: {reader.damage}")
-    if size_on_disk < data_end:
+    if size_on_disk is not None and size_on_disk < data_end:
         first_cut = next((s for s in sorted(segs, key=lambda s: s.offset)
                           if s.filesz and s.offset + s.filesz > size_on_disk), None)
         where = (f"; PT_LOAD [mem {first_cut.paddr:#x}-{first_cut.paddr + first_cut.memsz - 1:#x}] onwards"

@@ -197,7 +197,7 @@ def _sizes(reader: Reader, layout: DumpLayout, table: "DescTable", sub: dict, n_
     if reader.damage:
         layout.warn("vmcore-cut", f"flattened records: {reader.damage}")
     logical = reader.logical_size
-    if logical < table.data_end and not full.missing:
+    if logical is not None and logical < table.data_end and not full.missing:
         layout.warn("vmcore-cut", f"page data cut: first missing offset {logical:#x} of "
                                   f"{layout.dump_size_bytes:#x} bytes; figures come from the headers "
                                   "and page descriptors")

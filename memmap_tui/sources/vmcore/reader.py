@@ -18,8 +18,9 @@ class Reader:
         raise NotImplementedError
 
     @property
-    def logical_size(self) -> int:
-        """Size of the (reassembled) dump image."""
+    def logical_size(self) -> int | None:
+        """Size of the (reassembled) dump image; None when the input cannot tell (a
+        compressed stream that records no size): then no cut is ever claimed."""
         return self.file_size_bytes
 
     def close(self) -> None:

@@ -56,9 +56,6 @@ class StreamedReader(Reader):
         self._fill(min(offset + size, self.file_size_bytes))
         return bytes(self._buf[offset:offset + size])
 
-    def available(self, offset: int, size: int) -> int:
-        return max(0, min(size, self.file_size_bytes - offset))
-
     @property
     def logical_size(self) -> int | None:
         return self.decompressed_size_bytes
