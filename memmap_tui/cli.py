@@ -154,6 +154,68 @@ def check_cmd(dtbs, iomem, dmesg, ram, arch, kernel, strict, as_json) -> None:
     sys.exit(worst)
 
 
+# ---- diff: two inputs compared (memmap_tui/diff_run.py, core/diff.py, report/diff_doc.py) ----
+
+def _sided_options(f):
+    """--X applies to both sides, --a-X / --b-X to one."""
+    specs = [("iomem", {}), ("dmesg", {}), ("vmcore", {}), ("ram", {"multiple": True}),
+             ("kernel", {}), ("no-dump", {"multiple": True}), ("dump", {"multiple": True})]
+    for name, extra in reversed(specs):
+        for prefix in ("b-", "a-", ""):
+            dest = (prefix + name).replace("-", "_")
+            f = click.option(f"--{prefix}{name}", dest, metavar="PATH" if not extra else "VALUE",
+                             help=None if prefix else f"--{name} for both sides (--a-{name}, --b-{name}: one side)",
+                             **extra)(f)
+    return f
+
+
+@cli.command("diff")
+@click.argument("a", type=click.Path(dir_okay=False))
+@click.argument("b", type=click.Path(dir_okay=False))
+@_sided_options
+@click.option("--arch", type=click.Choice(ARCHES), default="arm64", show_default=True)
+@click.option("--loader", type=click.Choice(LOADERS), default="kexec_file", show_default=True)
+@click.option("--page-size", "page_size", type=int, default=None, metavar="BYTES")
+@click.option("-I", "include_dirs", multiple=True, metavar="DIR", help="include path for .dts input")
+@click.option("--write-speed", "write_speed", type=float, default=DEFAULT_WRITE_SPEED_MBPS,
+              show_default=True, metavar="MB/s")
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json", "tui"]), default=None,
+              help="output [default: the TUI on a terminal, else text]")
+@click.option("--json", "as_json", is_flag=True, help="same as --format json (memmap-tui/diff/1)")
+@click.option("--fail-on", "fail_on", metavar="RULES",
+              help="exit 1 when crossed: vmcore-growth=SIZE (any policy), new-error, new-warning")
+def diff_cmd(a, b, arch, loader, page_size, include_dirs, write_speed, fmt, as_json, fail_on, **sided) -> None:
+    """Compare two boards, boots or dumps: regions, findings and every policy's vmcore."""
+    from memmap_tui.diff_run import SIDED, compare, crossed, load_side, parse_fail_on, side_options
+    if write_speed <= 0:
+        raise InputError(None, "--write-speed must be positive")
+    rules = parse_fail_on(fail_on)
+    base = Options(arch=arch, loader=loader, page_size=page_size, include_dirs=tuple(include_dirs),
+                   write_speed_mbps=write_speed)
+    shared = {k: sided[k] for k in SIDED}
+    side_a = load_side(side_options(a, shared, {k: sided["a_" + k] for k in SIDED}, base))
+    side_b = load_side(side_options(b, shared, {k: sided["b_" + k] for k in SIDED}, base))
+    diff = compare(side_a, side_b)
+    fmt = "json" if as_json else fmt or ("tui" if sys.stdout.isatty() and not fail_on else "text")
+    if fmt == "tui":
+        from memmap_tui.tui.diff_app import DiffApp
+        DiffApp(side_a, side_b, diff).run()
+    elif fmt == "json":
+        from memmap_tui.report.diff_doc import build_diff_for
+        click.echo(json.dumps(build_diff_for(diff, side_a.mm, side_a.results, write_speed,
+                                             side_b.mm, side_b.results, write_speed), indent=1))
+    else:
+        from memmap_tui.report.diff_doc import render_markdown, render_text
+        click.echo(render_markdown(diff, side_a.mm, side_b.mm) if fmt == "markdown"
+                   else render_text(diff, side_a.mm, side_b.mm), nl=False)
+    reasons = crossed(rules, diff)
+    for reason in reasons:
+        click.echo(f"memmap-tui: --fail-on {reason}", err=True)
+    sys.exit(1 if reasons else 0)
+
+# ---- end diff ----
+
+
 @cli.command("export")
 @input_options
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="patched DTB to write")
