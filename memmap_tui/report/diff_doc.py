@@ -134,6 +134,16 @@ def finding_lines(diff: MapDiff) -> list[str]:
             + [f"gone {f.level}: [{f.code}] {f.message}" for f in diff.gone_findings])
 
 
+def _present(s: RangeStats | None) -> str:
+    return "—" if s is None else f"{exact_size(s.present_bytes)} ({s.excluded_pages:,} pages filtered)"
+
+
+def dump_lines(d: DumpDiff) -> list[str]:
+    """Per RAM range and per changed-or-held region: present bytes (filtered pages) A → B."""
+    rows = list(d.ram) + [r for r in d.regions if (r.a and r.a.covered_bytes) or (r.b and r.b.covered_bytes)]
+    return [f"{r.name}: present {_present(r.a)} → {_present(r.b)}" for r in rows]
+
+
 def _md_cell(text: str) -> str:
     return text.replace("|", "\\|")
 
@@ -153,7 +163,8 @@ def render_markdown(diff: MapDiff, a: MemoryMap, b: MemoryMap) -> str:
     if diff.dump is not None and diff.dump.a and diff.dump.b:
         d = diff.dump
         out += ["", f"In these dumps: present {exact_size(d.a.present_bytes)} → {exact_size(d.b.present_bytes)} "
-                    f"({signed_size(d.b.present_bytes - d.a.present_bytes)})."]
+                    f"({signed_size(d.b.present_bytes - d.a.present_bytes)}).", ""]
+        out += [f"- {_md_cell(line)}" for line in dump_lines(d)]
     if changed:
         out += ["", "| region | range | matched by | change |", "|---|---|---|---|"]
         out += [f"| `{_md_cell(pair_title(p))}` | {pair_range(p)} | {p.match} | {_md_cell(pair_text(p))} |"
@@ -174,13 +185,15 @@ def render_text(diff: MapDiff, a: MemoryMap, b: MemoryMap) -> str:
     out += ["  " + "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
             for r in rows]
     if diff.dump is not None:
+        out.append("")
         for side, s in (("A", diff.dump.a), ("B", diff.dump.b)):
             if s is not None:
                 out.append(f"dump {side} {s.path}: present {exact_size(s.present_bytes)} "
                            f"of {exact_size(s.covered_bytes)} covered (in this dump)")
+        out += [f"  {line}" for line in dump_lines(diff.dump)]
     changed = diff.changed_pairs
-    out += ["", f"Regions: {len(changed)} changed of {len(diff.pairs)} "
-                f"(matched by " + ", ".join(f"{k} {n}" for k, n in diff.match_counts.items() if n) + ")"]
+    matched = ", ".join(f"{k} {n}" for k, n in diff.match_counts.items() if n)
+    out += ["", f"Regions: {len(changed)} changed of {len(diff.pairs)}" + (f" (matched by {matched})" if matched else "")]
     out += [f"  {pair_range(p):<27} {pair_title(p)}  [{p.match}]  {pair_text(p)}" for p in changed]
     lines = finding_lines(diff)
     if lines:
