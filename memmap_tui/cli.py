@@ -13,7 +13,6 @@ from importlib import resources
 
 import click
 
-from memmap_tui.core.model import Level
 from memmap_tui.core.policy import ARCHES, LOADERS
 from memmap_tui.inputs import DEFAULT_WRITE_SPEED_MBPS, Loaded, Options, load
 from memmap_tui.sources.errors import InputError
@@ -133,26 +132,27 @@ def report_cmd(as_json: bool, **kw) -> None:
 @click.option("--arch", type=click.Choice(ARCHES), default="arm64", show_default=True)
 @click.option("--kernel", default=None, help="kernel model [default: from --dmesg, else 7.2]")
 @click.option("--strict", is_flag=True, help="warnings fail the check too")
-@click.option("--json", "as_json", is_flag=True)
-def check_cmd(dtbs, iomem, dmesg, ram, arch, kernel, strict, as_json) -> None:
-    """Lint DTBs; exit 1 when a finding is an error (or a warning with --strict)."""
-    failing = {Level.ERROR} | ({Level.WARNING} if strict else set())
-    results, worst = [], 0
+@click.option("--ignore", "ignore", multiple=True, metavar="CODE",
+              help="drop findings with this code (repeatable, or comma-separated)")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif", "junit"]), default="text",
+              show_default=True, help="json: memmap-tui/check/1; sarif: SARIF 2.1.0; junit: JUnit XML")
+@click.option("--json", "as_json", is_flag=True, help="same as --format json")
+def check_cmd(dtbs, iomem, dmesg, ram, arch, kernel, strict, ignore, fmt, as_json) -> None:
+    """Lint DTBs; exit 1 when a finding is an error (or a warning with --strict).
+
+    A build DTB without /memory reg is normal (the bootloader fills it): not a warning here."""
+    from memmap_tui.core.check_rules import check_findings, failing
+    from memmap_tui.report.check_formats import FORMATS, CheckResult, to_text
+    ignored = frozenset(c.strip() for item in ignore for c in item.split(",") if c.strip())
+    results = []
     for path in dtbs:
         loaded = load(Options(dtb=path, iomem=iomem, dmesg=dmesg, ram=tuple(ram), arch=arch, kernel=kernel))
-        bad = [f for f in loaded.mm.findings if f.level in failing]
-        worst = max(worst, 1 if bad else 0)
-        results.append({"file": path, "ok": not bad,
-                        "findings": [f.as_dict() for f in loaded.mm.findings]})
-        if not as_json:
-            status = click.style("FAIL", fg="red") if bad else click.style("ok", fg="green")
-            click.echo(f"{status} {path}")
-            for f in loaded.mm.findings:
-                click.echo(f"  {f.level}: [{f.code}] {f.message}")
-    if as_json:
-        click.echo(json.dumps({"schema": "memmap-tui/check/1", "results": results}, indent=1))
-    sys.exit(worst)
-
+        findings = check_findings(loaded.mm.findings, ignore=ignored, booted_inputs=bool(iomem or ram))
+        results.append(CheckResult(path, tuple(findings), tuple(failing(findings, strict))))
+    fmt = "json" if as_json else fmt
+    click.echo(FORMATS[fmt](results) if fmt in FORMATS else to_text(results, lambda t, fg: click.style(t, fg=fg)),
+               nl=False)
+    sys.exit(0 if all(r.ok for r in results) else 1)
 
 # ---- diff: two inputs compared (memmap_tui/diff_run.py, core/diff.py, report/diff_doc.py) ----
 
