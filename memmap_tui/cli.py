@@ -102,26 +102,38 @@ def open_cmd(**kw) -> None:
 
 @cli.command("report")
 @input_options
-@click.option("--json", "as_json", is_flag=True, help="print the memmap-tui/report/1 JSON document")
-def report_cmd(as_json: bool, **kw) -> None:
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "csv", "json"]), default="text",
+              show_default=True, help="text: tables (plain layout when piped); markdown for tickets; "
+                                      "csv: one row per region range; json: memmap-tui/report/1")
+@click.option("--json", "as_json", is_flag=True, help="same as --format json")
+def report_cmd(fmt: str, as_json: bool, **kw) -> None:
     """Print the regions and the three kernel policies side by side."""
     options = build_options(**kw, default_demo=True)
     loaded = load_or_exit(options)
-    if as_json:
+    fmt = "json" if as_json else fmt
+    if fmt == "json":
         from memmap_tui.report.json_doc import build_report
         doc = build_report(loaded.mm, write_speed_mbps=options.write_speed_mbps)
         if loaded.dump is not None:
             from memmap_tui.report.dump import dump_json
             doc["dump"] = dump_json(loaded.mm, loaded.dump)
         click.echo(json.dumps(doc, indent=1))
-    else:
-        from rich.console import Console
+        return
+    from rich.console import Console
+    from memmap_tui.core.policy import evaluate
+    from memmap_tui.report.table_formats import FORMATS, rich_tables_fit
+    results = evaluate(loaded.mm)
+    console = Console()
+    if fmt == "text" and sys.stdout.isatty() and rich_tables_fit(console, loaded.mm, results):
         from memmap_tui.report.text import render_report
-        console = Console()
-        render_report(loaded.mm, console, write_speed_mbps=options.write_speed_mbps)
-        if loaded.dump is not None:
-            from memmap_tui.report.dump import render_dump
-            render_dump(loaded.mm, loaded.dump, console)
+        render_report(loaded.mm, console, write_speed_mbps=options.write_speed_mbps, results=results)
+    else:
+        # piped or a ticket format: a layout that never wraps a cell; the dump table is as wide as it needs
+        click.echo(FORMATS[fmt](loaded.mm, results, options.write_speed_mbps), nl=False)
+        console = Console(width=1000, no_color=True, highlight=False) if fmt == "text" else None
+    if loaded.dump is not None and console is not None:
+        from memmap_tui.report.dump import render_dump
+        render_dump(loaded.mm, loaded.dump, console)
 
 
 @cli.command("check")

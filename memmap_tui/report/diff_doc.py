@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from memmap_tui.core.diff import Change, DumpDiff, MapDiff, RegionPair
 from memmap_tui.core.dump import RangeStats
-from memmap_tui.core.model import MemoryMap, Region
+from memmap_tui.core.model import MemoryMap
 from memmap_tui.core.units import compact_hex, exact_size
 from memmap_tui.report.json_doc import build_report
+from memmap_tui.report.names import region_title
 
 SCHEMA = "memmap-tui/diff/1"
 
@@ -73,10 +74,6 @@ def _round(x: float | None) -> float | None:
 
 
 # -- words shared by markdown and text ------------------------------------------------------------
-
-def region_title(r: Region) -> str:
-    return r.name if r.id.startswith("/reserved-memory/") else r.id
-
 
 def pair_title(p: RegionPair) -> str:
     a, b = p.a, p.b

@@ -23,14 +23,14 @@ PROPOSAL_NOTE = ("linux,no-dump is the v1 proposal (rejected by the DT maintaine
 def format_ranges(mm: MemoryMap, region) -> str:
     if not region.ranges:
         return "unplaced" if region.reserves_memory else "—"
-    return ", ".join(f"{compact_hex(r.start)}–{compact_hex(r.end)}" for r in region.ranges)
+    return "\n".join(f"{compact_hex(r.start)}–{compact_hex(r.end)}" for r in region.ranges)
 
 
 def regions_table(mm: MemoryMap, results: dict[str, PolicyResult]) -> Table:
     table = Table(title="Regions", title_justify="left", expand=False)
-    table.add_column("region", overflow="fold")
+    table.add_column("region", no_wrap=True)
     table.add_column("kind / flags", overflow="fold")
-    table.add_column("range [start–end)", overflow="fold")
+    table.add_column("range [start–end)", no_wrap=True)
     table.add_column("size", justify="right")
     for p in POLICIES:
         table.add_column(f"dumped\n{POLICY_SHORT[p]}", justify="right")
