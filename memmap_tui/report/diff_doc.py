@@ -97,7 +97,7 @@ def change_text(c: Change) -> str:
     if c.what in ("added", "removed"):
         return c.what
     if c.what == "renamed":
-        return f"renamed {c.a} → {c.b}"
+        return "renamed"   # both names are in the row's title; the paths are in the JSON
     if c.what == "moved":
         return f"moved {compact_hex(c.a)} → {compact_hex(c.b)}"
     if c.what == "resized":

@@ -1,0 +1,91 @@
+"""One side of the diff view: a band map drawn on the shared diff layout (Line API, only the
+visible rows are rendered). Two of them scroll together: each forwards its scroll offset to
+its partner."""
+
+from __future__ import annotations
+
+from rich.segment import Segment
+from rich.style import Style
+from textual.geometry import Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from memmap_tui.core.model import Band, MemoryMap
+from memmap_tui.core.units import compact_hex, exact_size
+from memmap_tui.report.names import region_title
+from memmap_tui.tui.diff_layout import DiffRow
+from memmap_tui.tui.style import BAND_GLYPH, BAND_LABEL, band_style
+
+CHANGED_MARK = "◆"   # a band of a region that changed (added, removed, moved, resized, re-flagged)
+MARK_STYLE = Style(color="#ffd75f", bold=True)
+
+
+class DiffMap(ScrollView, can_focus=True):
+    DEFAULT_CSS = """
+    DiffMap { background: $surface; border: round $panel-lighten-2; }
+    DiffMap:focus { border: round $accent; }
+    """
+
+    def __init__(self, side: str, mm: MemoryMap, **kw) -> None:
+        super().__init__(**kw)
+        self.side = side            # "a" | "b"
+        self.mm = mm
+        self.rows: list[DiffRow] = []
+        self._row_index: list[int] = []
+        self.selected_change: int | None = None
+        self.partner: DiffMap | None = None
+        self._ruler_width = 12
+
+    def set_layout(self, rows: list[DiffRow], total: int) -> None:
+        self.rows = rows
+        self._row_index = [-1] * (total + 1)
+        for i, r in enumerate(rows):
+            for k in range(r.first_row, r.first_row + r.rows):
+                self._row_index[k] = i
+        self._ruler_width = len(compact_hex(rows[-1].range.end)) if rows else 12
+        self.virtual_size = Size(self.size.width or 40, total + 1)
+        self.refresh()
+
+    # -- scrolling together ---------------------------------------------------------------
+    def watch_scroll_y(self, old: float, new: float) -> None:
+        super().watch_scroll_y(old, new)
+        if self.partner is not None and self.partner.scroll_y != new:
+            self.partner.scroll_y = new
+
+    def first_row_of(self, change: int) -> int | None:
+        return next((r.first_row for r in self.rows if r.change == change), None)
+
+    # -- drawing --------------------------------------------------------------------------
+    def render_line(self, y: int) -> Strip:
+        row = y + int(self.scroll_offset.y)
+        width = self.scrollable_content_region.width or self.size.width
+        base = self.rich_style
+        plain = Style(color=base.color, bgcolor=base.bgcolor)
+        if row >= len(self._row_index) or self._row_index[row] < 0:
+            if self.rows and row == self.rows[-1].first_row + self.rows[-1].rows:
+                return Strip([Segment(" " + compact_hex(self.rows[-1].range.end).rjust(self._ruler_width), plain)]
+                             ).adjust_cell_length(width, plain)
+            return Strip([Segment(" " * width, plain)], width)
+        r = self.rows[self._row_index[row]]
+        band, rid = r.a if self.side == "a" else r.b
+        in_band = row - r.first_row
+        selected = r.change is not None and r.change == self.selected_change
+        mark = (CHANGED_MARK if in_band == 0 else "┃") if r.change is not None else " "
+        mark_style = MARK_STYLE + Style(bgcolor=plain.bgcolor, reverse=selected)
+        dim = Style(color="#8a8f98", bgcolor=plain.bgcolor)
+        ruler = (compact_hex(r.range.start) if in_band == 0 else "┆").rjust(self._ruler_width)
+        bar_w = max(3, min(8, (width - self._ruler_width - 4) // 5))
+        label = self._label(r, band, rid, in_band)
+        lstyle = dim if in_band else Style(color=plain.color, bgcolor=plain.bgcolor, bold=selected)
+        return Strip([Segment(mark, mark_style), Segment(ruler + " ", dim if in_band else plain),
+                      Segment(BAND_GLYPH[band] * bar_w, band_style(band)), Segment(" ", plain),
+                      Segment(label, lstyle)]).adjust_cell_length(width, plain)
+
+    def _label(self, r: DiffRow, band: Band, rid: str | None, in_band: int) -> str:
+        if in_band == 0:
+            if rid is not None:
+                return region_title(self.mm.region(rid))
+            return BAND_LABEL[band] if band is not Band.HOLE else f"hole {exact_size(r.range.size_bytes)}"
+        if in_band == 1 and band is not Band.HOLE:
+            return exact_size(r.range.size_bytes) + ("" if rid is None else f" · {BAND_LABEL[band]}")
+        return ""
