@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 
 from memmap_tui.core.diff import MapDiff, diff_maps
 from memmap_tui.core.dump import DumpAccount, account_dump
-from memmap_tui.core.policy import PolicyResult, evaluate
+from memmap_tui.core.policy import PolicyResults, evaluate
 from memmap_tui.core.units import exact_size, memparse
 from memmap_tui.inputs import Loaded, Options, load
 from memmap_tui.sources.errors import InputError
@@ -51,7 +51,7 @@ def side_options(path: str, shared: dict, own: dict, base: Options) -> Options:
 @dataclass(slots=True)
 class Side:
     loaded: Loaded
-    results: dict[str, PolicyResult]
+    results: PolicyResults
     account: DumpAccount | None
 
     @property

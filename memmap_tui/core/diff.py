@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 
 from memmap_tui.core.dump import DumpAccount, RangeStats
 from memmap_tui.core.model import Finding, Level, MemoryMap, Region
-from memmap_tui.core.policy import POLICIES, PolicyResult
+from memmap_tui.core.policies import POLICIES
+from memmap_tui.core.policy import PolicyResults
 from memmap_tui.core.units import capture_seconds
 
 MATCH_KINDS = ("path", "label", "user", "overlap", "none")
@@ -217,13 +218,14 @@ def diff_findings(a: MemoryMap, b: MemoryMap, pairs: list[RegionPair]) -> tuple[
 
 # -- the whole comparison ----------------------------------------------------------------------
 
-def diff_maps(a: MemoryMap, a_results: dict[str, PolicyResult], a_write_speed_mbps: float,
-              b: MemoryMap, b_results: dict[str, PolicyResult], b_write_speed_mbps: float,
+def diff_maps(a: MemoryMap, a_results: PolicyResults, a_write_speed_mbps: float,
+              b: MemoryMap, b_results: PolicyResults, b_write_speed_mbps: float,
               a_account: DumpAccount | None = None, b_account: DumpAccount | None = None) -> MapDiff:
     pairs = [RegionPair(kind, ra, rb, region_changes(a, ra, b, rb)) for kind, ra, rb in match_regions(a, b)]
     pairs.sort(key=lambda p: (p.start is None, p.start or 0, (p.a or p.b).id))
     policies = {}
-    for p in POLICIES:
+    for policy in POLICIES:
+        p = policy.id
         ab, bb = a_results[p].dumped_bytes, b_results[p].dumped_bytes
         policies[p] = PolicyDelta(
             p, ab, bb,
