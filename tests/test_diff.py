@@ -229,3 +229,26 @@ def test_overlap_sweep_is_linear_in_disjoint_regions():
     b = [_region(f"/b/{i}", i * 0x10000 + 0x4000, 0x8000) for i in range(n)]
     pairs = _overlapping_pairs(a, b)
     assert len(pairs) == n and all(k == 0x4000 for k, _, _ in pairs)
+
+
+@needs_corpus
+def test_bad_inputs_are_one_line_exit_2(tmp_path):
+    a = CORPUS / PAIRS[0][0]
+    missing = run_cli("diff", a, tmp_path / "nope.dtb")
+    assert missing.returncode == 2 and missing.stderr.count("\n") == 1 and "Traceback" not in missing.stderr
+    junk = tmp_path / "junk.bin"
+    junk.write_bytes(b"not a dtb, not a dump" * 10)
+    bad = run_cli("diff", a, junk)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "junk.bin" in bad.stderr
+    both = run_cli("diff", a, CORPUS / "vmcore/qemu-aarch64.kdump-zlib.flat",
+                   "--b-vmcore", CORPUS / "vmcore/qemu-aarch64.kdump-zlib.flat")
+    assert both.returncode == 2 and "--vmcore" in both.stderr
+
+
+@needs_corpus
+@needs_dtc
+def test_dts_source_against_its_dtb_has_no_changes():
+    dts = CORPUS / "dtb/qemu/virt-aarch64-1G-rsv.dts"
+    doc = diff_json(CORPUS / PAIRS[0][0], dts)
+    assert all(e["match"] == "path" and not e["changes"] for e in doc["regions"])
+    assert all(d["delta_bytes"] == 0 for d in doc["policies"].values())
