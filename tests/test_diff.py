@@ -252,3 +252,18 @@ def test_dts_source_against_its_dtb_has_no_changes():
     doc = diff_json(CORPUS / PAIRS[0][0], dts)
     assert all(e["match"] == "path" and not e["changes"] for e in doc["regions"])
     assert all(d["delta_bytes"] == 0 for d in doc["policies"].values())
+
+
+@needs_corpus
+def test_projection_after_filtering():
+    """An unfiltered dump holds every page: its projection equals the policy's prediction; the
+    -d 31 dump of the same boot keeps less, and never more than it holds."""
+    flat = CORPUS / "vmcore/qemu-aarch64.kdump-zlib.flat"
+    d31 = CORPUS / "vmcore/qemu-aarch64.d31.kdump.meta-only"
+    doc = json.loads(run_cli("diff", flat, d31, "--iomem", CORPUS / "iomem/aarch64-qemu-virt-guest.txt",
+                             "--json").stdout)
+    for p, d in doc["policies"].items():
+        assert d["a_projected_bytes"] == d["a_bytes"], p
+        assert 0 < d["b_projected_bytes"] < d["a_projected_bytes"]
+        assert d["b_projected_bytes"] <= doc["dump"]["b"]["present_bytes"]
+        assert d["delta_projected_bytes"] == d["b_projected_bytes"] - d["a_projected_bytes"]

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from memmap_tui.core.dump import DumpAccount, RangeStats
 from memmap_tui.core.model import Finding, Level, MemoryMap, Region
 from memmap_tui.core.policies import POLICIES
-from memmap_tui.core.policy import PolicyResults
+from memmap_tui.core.policy import PolicyResult, PolicyResults
 from memmap_tui.core.units import capture_seconds
 
 MATCH_KINDS = ("path", "label", "user", "overlap", "none")
@@ -73,10 +73,20 @@ class PolicyDelta:
     b_bytes: int | None
     a_seconds: float | None   # capture time at that side's write speed
     b_seconds: float | None
+    # projected after filtering: the bytes that side's dump holds (present pages) inside the
+    # policy's dumped ranges — what that dump would keep had the kernel followed the policy
+    a_projected_bytes: int | None = None
+    b_projected_bytes: int | None = None
 
     @property
     def delta_bytes(self) -> int | None:
         return None if self.a_bytes is None or self.b_bytes is None else self.b_bytes - self.a_bytes
+
+    @property
+    def delta_projected_bytes(self) -> int | None:
+        if self.a_projected_bytes is None or self.b_projected_bytes is None:
+            return None
+        return self.b_projected_bytes - self.a_projected_bytes
 
     @property
     def delta_seconds(self) -> float | None:
@@ -216,6 +226,12 @@ def diff_findings(a: MemoryMap, b: MemoryMap, pairs: list[RegionPair]) -> tuple[
     return new, gone
 
 
+def _projected(account: DumpAccount | None, result: PolicyResult) -> int | None:
+    if account is None:
+        return None
+    return sum(s.present_bytes for s in account.layout.stats(list(result.dumped)))
+
+
 # -- the whole comparison ----------------------------------------------------------------------
 
 def diff_maps(a: MemoryMap, a_results: PolicyResults, a_write_speed_mbps: float,
@@ -230,7 +246,8 @@ def diff_maps(a: MemoryMap, a_results: PolicyResults, a_write_speed_mbps: float,
         policies[p] = PolicyDelta(
             p, ab, bb,
             None if ab is None else capture_seconds(ab, a_write_speed_mbps),
-            None if bb is None else capture_seconds(bb, b_write_speed_mbps))
+            None if bb is None else capture_seconds(bb, b_write_speed_mbps),
+            _projected(a_account, a_results[p]), _projected(b_account, b_results[p]))
     new, gone = diff_findings(a, b, pairs)
     counts = Counter(p.match for p in pairs)
     dump = diff_dumps(a_account, b_account, tuple(pairs)) if a_account or b_account else None

@@ -51,7 +51,9 @@ def build_diff(diff: MapDiff, a_doc: dict, b_doc: dict) -> dict:
         "policies": {p: {"a_bytes": d.a_bytes, "b_bytes": d.b_bytes, "delta_bytes": d.delta_bytes,
                          # additive keys
                          "a_capture_seconds": _round(d.a_seconds), "b_capture_seconds": _round(d.b_seconds),
-                         "delta_capture_seconds": _round(d.delta_seconds)}
+                         "delta_capture_seconds": _round(d.delta_seconds),
+                         "a_projected_bytes": d.a_projected_bytes, "b_projected_bytes": d.b_projected_bytes,
+                         "delta_projected_bytes": d.delta_projected_bytes}
                      for p, d in diff.policies.items()},
         "findings": {"new": [f.as_dict() for f in diff.new_findings],
                      "gone": [f.as_dict() for f in diff.gone_findings]},
@@ -126,6 +128,19 @@ def policy_rows(diff: MapDiff) -> list[tuple[str, str, str, str, str]]:
             for p, d in diff.policies.items()]
 
 
+def projected_lines(diff: MapDiff) -> list[str]:
+    """Per policy, what each side's dump holds inside the policy's ranges (when dumps are given)."""
+    out = []
+    for p, d in diff.policies.items():
+        if d.a_projected_bytes is None and d.b_projected_bytes is None:
+            continue
+        a = "—" if d.a_projected_bytes is None else exact_size(d.a_projected_bytes)
+        b = "—" if d.b_projected_bytes is None else exact_size(d.b_projected_bytes)
+        delta = "" if d.delta_projected_bytes is None else f" ({signed_size(d.delta_projected_bytes)})"
+        out.append(f"{p}: projected after filtering {a} → {b}{delta}")
+    return out
+
+
 def finding_lines(diff: MapDiff) -> list[str]:
     return ([f"new {f.level}: [{f.code}] {f.message}" for f in diff.new_findings]
             + [f"gone {f.level}: [{f.code}] {f.message}" for f in diff.gone_findings])
@@ -161,7 +176,7 @@ def render_markdown(diff: MapDiff, a: MemoryMap, b: MemoryMap) -> str:
         d = diff.dump
         out += ["", f"In these dumps: present {exact_size(d.a.present_bytes)} → {exact_size(d.b.present_bytes)} "
                     f"({signed_size(d.b.present_bytes - d.a.present_bytes)}).", ""]
-        out += [f"- {_md_cell(line)}" for line in dump_lines(d)]
+        out += [f"- {_md_cell(line)}" for line in projected_lines(diff) + dump_lines(d)]
     if changed:
         out += ["", "| region | range | matched by | change |", "|---|---|---|---|"]
         out += [f"| `{_md_cell(pair_title(p))}` | {pair_range(p)} | {p.match} | {_md_cell(pair_text(p))} |"
@@ -187,7 +202,7 @@ def render_text(diff: MapDiff, a: MemoryMap, b: MemoryMap) -> str:
             if s is not None:
                 out.append(f"dump {side} {s.path}: present {exact_size(s.present_bytes)} "
                            f"of {exact_size(s.covered_bytes)} covered (in this dump)")
-        out += [f"  {line}" for line in dump_lines(diff.dump)]
+        out += [f"  {line}" for line in projected_lines(diff) + dump_lines(diff.dump)]
     changed = diff.changed_pairs
     matched = ", ".join(f"{k} {n}" for k, n in diff.match_counts.items() if n)
     out += ["", f"Regions: {len(changed)} changed of {len(diff.pairs)}" + (f" (matched by {matched})" if matched else "")]
