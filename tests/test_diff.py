@@ -105,6 +105,13 @@ def test_every_change_is_in_dtc_output(a, b):
 def test_sdm845_boards_match_and_policy_deltas():
     a, b = CORPUS / PAIRS[1][0], CORPUS / PAIRS[1][1]
     doc = diff_json(a, b)
+    # the keys issue 13 names, exactly
+    assert {"schema", "a", "b", "regions", "policies", "findings"} <= doc.keys()
+    assert set(doc["findings"]) == {"new", "gone"}
+    for e in doc["regions"]:
+        assert {"match", "a", "b", "changes"} <= e.keys() and e["match"] in ("path", "label", "user", "overlap", "none")
+    for d in doc["policies"].values():
+        assert {"a_bytes", "b_bytes", "delta_bytes"} <= d.keys()
     counts = doc["match_counts"]
     assert counts["path"] > 10 and counts["overlap"] >= 1
     # REGION is report/1's region object, byte for byte

@@ -67,6 +67,14 @@ async def _scroll_and_jump():
         await pilot.press("N")
         await pilot.pause()
         assert app.current == 0
+        # picking a row in the change list jumps there too
+        changes = app.query_one("#changes")
+        changes.focus()
+        await pilot.press("down", "down", "down")
+        await pilot.pause()
+        assert app.current == 3 and map_b.selected_change == 3
+        row = map_b.first_row_of(3)
+        assert int(map_b.scroll_y) <= row < int(map_b.scroll_y) + map_b.scrollable_content_region.height
         # a marked band is a changed region on one side: framebuffer gone, ramoops new
         marked = {(r.a[1], r.b[1]) for r in map_a.rows if r.change is not None}
         assert ("/reserved-memory/framebuffer@9d400000", None) in marked
