@@ -75,6 +75,15 @@ async def _scroll_and_jump():
         assert app.current == 3 and map_b.selected_change == 3
         row = map_b.first_row_of(3)
         assert int(map_b.scroll_y) <= row < int(map_b.scroll_y) + map_b.scrollable_content_region.height
+        # clicking a marked band selects its change on both maps
+        target = next(r for r in map_b.rows if r.change == 2)
+        await pilot.press("n", "n")    # away from change 2 first
+        await pilot.pause()
+        map_b.scroll_y = target.first_row
+        await pilot.pause()
+        await pilot.click("#map-b", offset=(5, 1 + target.first_row - int(map_b.scroll_y)))
+        await pilot.pause()
+        assert app.current == 2 and map_a.selected_change == 2
         # a marked band is a changed region on one side: framebuffer gone, ramoops new
         marked = {(r.a[1], r.b[1]) for r in map_a.rows if r.change is not None}
         assert ("/reserved-memory/framebuffer@9d400000", None) in marked

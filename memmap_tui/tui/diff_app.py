@@ -157,6 +157,10 @@ class DiffApp(App[None]):
     def action_prev_change(self) -> None:
         self.jump(len(self.changes) - 1 if self.current is None else self.current - 1)
 
+    @on(DiffMap.ChangeClicked)
+    def _clicked(self, event: DiffMap.ChangeClicked) -> None:
+        self.jump(event.change)
+
     @on(OptionList.OptionHighlighted, "#changes")
     def _picked(self, event: OptionList.OptionHighlighted) -> None:
         if event.option_index != self.current:

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from rich.segment import Segment
 from rich.style import Style
+from textual import events
 from textual.geometry import Size
+from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
@@ -25,6 +27,11 @@ class DiffMap(ScrollView, can_focus=True):
     DiffMap { background: $surface; border: round $panel-lighten-2; }
     DiffMap:focus { border: round $accent; }
     """
+
+    class ChangeClicked(Message):
+        def __init__(self, change: int) -> None:
+            self.change = change
+            super().__init__()
 
     def __init__(self, side: str, mm: MemoryMap, **kw) -> None:
         super().__init__(**kw)
@@ -51,6 +58,13 @@ class DiffMap(ScrollView, can_focus=True):
         super().watch_scroll_y(old, new)
         if self.partner is not None and self.partner.scroll_y != new:
             self.partner.scroll_y = new
+
+    def on_click(self, event: events.Click) -> None:
+        row = event.y + int(self.scroll_offset.y)
+        if 0 <= row < len(self._row_index) and self._row_index[row] >= 0:
+            change = self.rows[self._row_index[row]].change
+            if change is not None:
+                self.post_message(self.ChangeClicked(change))
 
     def first_row_of(self, change: int) -> int | None:
         return next((r.first_row for r in self.rows if r.change == change), None)
