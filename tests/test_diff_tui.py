@@ -123,3 +123,26 @@ def test_snapshot_side_by_side_200x60(snap_compare):
 @needs_corpus
 def test_snapshot_stacked_80x24(snap_compare):
     assert snap_compare(sdm845_app(), terminal_size=(80, 24), run_before=_settle)
+
+
+@needs_corpus
+def test_two_dumps_show_what_each_holds():
+    asyncio.run(_two_dumps())
+
+
+async def _two_dumps():
+    rel = os.path.relpath(CORPUS, REPO)
+    iomem = f"{rel}/iomem/aarch64-qemu-virt-guest.txt"
+    a = load_side(Options(vmcore=f"{rel}/vmcore/qemu-aarch64.kdump-zlib.flat", iomem=iomem))
+    b = load_side(Options(vmcore=f"{rel}/vmcore/qemu-aarch64.d31.kdump.meta-only", iomem=iomem))
+    app = DiffApp(a, b, compare(a, b))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        map_a, map_b = app.query_one("#map-a", DiffMap), app.query_one("#map-b", DiffMap)
+        ram = [i for i, r in enumerate(map_a.rows) if r.a[0].value == "ram"]
+        assert ram and {map_a._marks[i] for i in ram} == {"held"}     # unfiltered dump: every page
+        assert {map_b._marks[i] for i in ram} == {"partly"}           # -d 31 filtered some out
+        # the view starts at RAM, not at the low MMIO windows
+        assert map_a.rows[ram[0]].first_row >= int(map_a.scroll_y) and int(map_a.scroll_y) > 0
+        card = app.query(".card").first()
+        assert "≈95.88 MiB" in str(card.render()) and card.region.height == 4

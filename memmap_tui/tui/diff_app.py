@@ -15,6 +15,7 @@ from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
 from memmap_tui.core.diff import MapDiff, PolicyDelta
+from memmap_tui.core.model import Band
 from memmap_tui.core.units import approx_size, exact_size
 from memmap_tui.diff_run import Side
 from memmap_tui.report.diff_doc import pair_range, pair_text, pair_title, signed_size
@@ -27,7 +28,7 @@ NARROW_WIDTH = 120   # below this the maps stack (A above B) and the change list
 
 def _total(n: int | None) -> str:
     """A vmcore total readable at a glance (≈3.71 GiB); the exact bytes are in the JSON."""
-    return "RAM unknown" if n is None else approx_size(n) or exact_size(n)
+    return "—" if n is None else approx_size(n) or exact_size(n)
 
 
 def shorten_middle(text: str, width: int) -> str:
@@ -54,6 +55,11 @@ class PolicyDeltaCard(Static):
         else:
             text.append(f"\nΔ {signed_size(d.delta_bytes)}", style="bold red" if d.delta_bytes > 0 else "bold green")
             text.append(f" {d.delta_seconds:+.1f} s", style="dim")
+        if d.a_projected_bytes is not None or d.b_projected_bytes is not None:
+            # projected after filtering: what each dump holds inside this policy's ranges
+            line = f"{_total(d.a_projected_bytes)} → {_total(d.b_projected_bytes)}"
+            room = self.content_region.width or 80
+            text.append("\n" + (f"dumps {line}" if len(line) + 6 <= room else line), style="dim")
         return text
 
 
@@ -80,8 +86,8 @@ class DiffApp(App[None]):
                 yield PolicyDeltaCard(d, classes="card")
         with Horizontal(id="diff-body"):
             with Vertical(id="maps"):
-                yield DiffMap("a", self.a.mm, id="map-a")
-                yield DiffMap("b", self.b.mm, id="map-b")
+                yield DiffMap("a", self.a.mm, self.a.loaded.dump, id="map-a")
+                yield DiffMap("b", self.b.mm, self.b.loaded.dump, id="map-b")
             with Vertical(id="side-col"):
                 yield OptionList(*[Option(self._change_label(i), id=f"change-{i}")
                                    for i in range(len(self.changes))], id="changes")
@@ -118,6 +124,14 @@ class DiffApp(App[None]):
         map_a.focus()
         if self.changes:
             self.call_after_refresh(self.jump, 0)
+        else:
+            self.call_after_refresh(self._scroll_to_ram)
+
+    def _scroll_to_ram(self) -> None:
+        """Nothing changed: start where RAM starts, as the main map does (low MMIO is rarely the point)."""
+        map_a = self.query_one("#map-a", DiffMap)
+        row = next((r.first_row for r in map_a.rows if r.a[0] not in (Band.MMIO, Band.HOLE)), 0)
+        map_a.scroll_y = row
 
     def on_resize(self, event) -> None:
         self._apply_width(event.size.width)

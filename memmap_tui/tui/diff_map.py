@@ -12,11 +12,13 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from memmap_tui.core.dump import DumpLayout
 from memmap_tui.core.model import Band, MemoryMap
 from memmap_tui.core.units import compact_hex, exact_size
 from memmap_tui.report.names import region_title
 from memmap_tui.tui.diff_layout import DiffRow
-from memmap_tui.tui.style import BAND_GLYPH, BAND_LABEL, band_style
+from memmap_tui.tui.state import dump_mark_of
+from memmap_tui.tui.style import BAND_GLYPH, BAND_LABEL, DUMP_FG, DUMP_GLYPH, band_style
 
 CHANGED_MARK = "◆"   # a band of a region that changed (added, removed, moved, resized, re-flagged)
 MARK_STYLE = Style(color="#ffd75f", bold=True)
@@ -33,10 +35,12 @@ class DiffMap(ScrollView, can_focus=True):
             self.change = change
             super().__init__()
 
-    def __init__(self, side: str, mm: MemoryMap, **kw) -> None:
+    def __init__(self, side: str, mm: MemoryMap, dump: DumpLayout | None = None, **kw) -> None:
         super().__init__(**kw)
         self.side = side            # "a" | "b"
         self.mm = mm
+        self.dump = dump
+        self._marks: list[str] = []   # per layout row: what this side's dump holds (held/partly/...)
         self.rows: list[DiffRow] = []
         self._row_index: list[int] = []
         self.selected_change: int | None = None
@@ -45,6 +49,11 @@ class DiffMap(ScrollView, can_focus=True):
 
     def set_layout(self, rows: list[DiffRow], total: int) -> None:
         self.rows = rows
+        if self.dump is not None:
+            # one bulk count over every row's range (bitmaps / PT_LOADs), not one per repaint
+            stats = self.dump.stats([r.range for r in rows])
+            self._marks = [dump_mark_of(r.range.size_bytes, s.covered_bytes, s.present_bytes)
+                           for r, s in zip(rows, stats)]
         self._row_index = [-1] * (total + 1)
         for i, r in enumerate(rows):
             for k in range(r.first_row, r.first_row + r.rows):
@@ -91,9 +100,13 @@ class DiffMap(ScrollView, can_focus=True):
         bar_w = max(3, min(8, (width - self._ruler_width - 4) // 5))
         label = self._label(r, band, rid, in_band)
         lstyle = dim if in_band else Style(color=plain.color, bgcolor=plain.bgcolor, bold=selected)
-        return Strip([Segment(mark, mark_style), Segment(ruler + " ", dim if in_band else plain),
-                      Segment(BAND_GLYPH[band] * bar_w, band_style(band)), Segment(" ", plain),
-                      Segment(label, lstyle)]).adjust_cell_length(width, plain)
+        cells = [Segment(mark, mark_style), Segment(ruler + " ", dim if in_band else plain),
+                 Segment(BAND_GLYPH[band] * bar_w, band_style(band))]
+        if self._marks:
+            dm = self._marks[self._row_index[row]]
+            cells.append(Segment(" " if dm == "absent" and band is Band.HOLE else DUMP_GLYPH[dm],
+                                 Style(color=DUMP_FG[dm], bgcolor=plain.bgcolor)))
+        return Strip([*cells, Segment(" ", plain), Segment(label, lstyle)]).adjust_cell_length(width, plain)
 
     def _label(self, r: DiffRow, band: Band, rid: str | None, in_band: int) -> str:
         if in_band == 0:
