@@ -18,6 +18,8 @@ PAIRS = [
     ("dtb/qemu/virt-aarch64-1G-rsv.dtb", "dtb/qemu/virt-aarch64-1G-rsv.as-booted.dtb"),
     ("dtb/qcom/sdm845-db845c.dtb", "dtb/qcom/sdm845-oneplus-enchilada.dtb"),      # one SoC, two boards
     ("dtb/amlogic/meson-g12b-odroid-n2.dtb", "dtb/amlogic/meson-sm1-odroid-c4.dtb"),
+    ("dtb/amlogic/meson-a1-ad401.dtb", "dtb/amlogic/meson-axg-jethome-jethub-j100.dtb"),  # flags + resize
+    ("dtb/qcom/sc7180-trogdor-lazor-r3.dtb", "dtb/qcom/sc7280-idp.dtb"),                  # user + overlap matches
 ]
 
 
@@ -33,6 +35,9 @@ def oracle_children(path) -> dict[str, dict]:
         out[node.path] = {"start": reg[0][0] if reg else None, "size": size,
                           "no-map": "no-map" in node.props, "reusable": "reusable" in node.props,
                           "no-dump": "linux,no-dump" in node.props,
+                          "dynamic": "reg" not in node.props and "size" in node.props,
+                          "multi-reg": len(reg) > 1,
+                          "cma": "reusable" in node.props and '"shared-dma-pool"' in node.props.get("compatible", ""),
                           "disabled": node.props.get("status", '"okay"').strip('"') not in ("okay", "ok")}
     bootargs = nodes.get("/chosen").props.get("bootargs", "") if "/chosen" in nodes else ""
     return {"children": out, "crashkernel": "crashkernel=" in bootargs}
@@ -82,7 +87,7 @@ def test_every_change_is_in_dtc_output(a, b):
         if x["size"] != y["size"]:
             expect.add("resized")
         flags = {c["flag"]: (c["a"], c["b"]) for c in e["changes"] if c["what"] == "flag"}
-        for flag in ("no-map", "reusable", "no-dump", "disabled"):
+        for flag in ("no-map", "reusable", "no-dump", "disabled", "dynamic", "multi-reg", "cma"):
             if x[flag] != y[flag]:
                 assert flags.get(flag) == (x[flag], y[flag]), (ida, flag)
             else:
