@@ -170,14 +170,13 @@ def check_cmd(dtbs, iomem, dmesg, ram, arch, kernel, strict, ignore, fmt, as_jso
 
 def _sided_options(f):
     """--X applies to both sides, --a-X / --b-X to one."""
-    specs = [("iomem", {}), ("dmesg", {}), ("vmcore", {}), ("ram", {"multiple": True}),
-             ("kernel", {}), ("no-dump", {"multiple": True}), ("dump", {"multiple": True})]
-    for name, extra in reversed(specs):
+    specs = [("iomem", "PATH", False), ("dmesg", "PATH", False), ("vmcore", "PATH", False),
+             ("ram", "SIZE@BASE", True), ("kernel", "X.Y", False), ("no-dump", "NODE", True), ("dump", "NODE", True)]
+    for name, metavar, multiple in reversed(specs):
         for prefix in ("b-", "a-", ""):
             dest = (prefix + name).replace("-", "_")
-            f = click.option(f"--{prefix}{name}", dest, metavar="PATH" if not extra else "VALUE",
-                             help=None if prefix else f"--{name} for both sides (--a-{name}, --b-{name}: one side)",
-                             **extra)(f)
+            f = click.option(f"--{prefix}{name}", dest, metavar=metavar, multiple=multiple,
+                             help=None if prefix else f"--{name} for both sides (--a-{name}, --b-{name}: one side)")(f)
     return f
 
 
