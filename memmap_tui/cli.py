@@ -129,24 +129,27 @@ def load_for_tui(options: Options) -> Loaded:
 
 @cli.command("report")
 @input_options
-@click.option("--json", "as_json", is_flag=True, help="print the memmap-tui/report/1 JSON document")
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "csv", "json"]), default="text",
+              show_default=True, help="text: tables (plain layout when piped); markdown for tickets; "
+                                      "csv: one row per region range; json: memmap-tui/report/1")
+@click.option("--json", "as_json", is_flag=True, help="same as --format json")
 @click.option("--mem-usage", "mem_usage", type=click.Path(dir_okay=False), metavar="FILE",
               help="saved `makedumpfile --mem-usage /proc/kcore` output: filtered size estimate per policy")
 @click.option("--dump-level", type=click.IntRange(0, 31), default=31, show_default=True,
               help="makedumpfile -d level the --mem-usage estimate assumes")
-def report_cmd(as_json: bool, mem_usage: str | None, dump_level: int, **kw) -> None:
+def report_cmd(fmt: str, as_json: bool, mem_usage: str | None, dump_level: int, **kw) -> None:
     """Print the regions and the three kernel policies side by side."""
     options = build_options(**kw, default_demo=True)
-    print_report(load(options), options, as_json, mem_usage, dump_level)
+    print_report(load(options), options, "json" if as_json else fmt, mem_usage, dump_level)
 
 
-def print_report(loaded: Loaded, options: Options, as_json: bool, mem_usage: str | None = None,
+def print_report(loaded: Loaded, options: Options, fmt: str, mem_usage: str | None = None,
                  dump_level: int = 31) -> None:
     from memmap_tui.core.policy import evaluate
     from memmap_tui.sources.mem_usage import read_mem_usage
     usage = read_mem_usage(mem_usage) if mem_usage else None
     results = evaluate(loaded.mm)
-    if as_json:
+    if fmt == "json":
         from memmap_tui.report.json_doc import build_report, to_json
         from memmap_tui.report.projection import dump_projection_json, projection_json
         doc = build_report(loaded.mm, write_speed_mbps=options.write_speed_mbps)
@@ -156,12 +159,19 @@ def print_report(loaded: Loaded, options: Options, as_json: bool, mem_usage: str
             doc["dump"]["projection"] = dump_projection_json(loaded.dump, results, options.write_speed_mbps)
         doc.update(projection_json(loaded.mm, results, loaded.dump, usage, dump_level, options.write_speed_mbps))
         click.echo(to_json(doc))
-    else:
-        from rich.console import Console
-        from memmap_tui.report.projection import render_projection
+        return
+    from rich.console import Console
+    from memmap_tui.report.projection import render_projection
+    from memmap_tui.report.table_formats import FORMATS, rich_tables_fit
+    console = Console()
+    if fmt == "text" and sys.stdout.isatty() and rich_tables_fit(console, loaded.mm, results):
         from memmap_tui.report.text import render_report
-        console = Console()
-        render_report(loaded.mm, console, write_speed_mbps=options.write_speed_mbps)
+        render_report(loaded.mm, console, write_speed_mbps=options.write_speed_mbps, results=results)
+    else:
+        # piped or a ticket format: a layout that never wraps a cell; the dump table is as wide as it needs
+        click.echo(FORMATS[fmt](loaded.mm, results, options.write_speed_mbps), nl=False)
+        console = Console(width=1000, no_color=True, highlight=False) if fmt == "text" else None
+    if console is not None:
         if loaded.dump is not None:
             from memmap_tui.report.dump import render_dump
             render_dump(loaded.mm, loaded.dump, console)
@@ -176,33 +186,94 @@ def print_report(loaded: Loaded, options: Options, as_json: bool, mem_usage: str
 @click.option("--arch", type=click.Choice(ARCHES), default=DEFAULT_ARCH, show_default=True)
 @click.option("--kernel", default=None, help="kernel model [default: from --dmesg, else 7.2]")
 @click.option("--strict", is_flag=True, help="warnings fail the check too")
-@click.option("--json", "as_json", is_flag=True)
-def check_cmd(dtbs, iomem, dmesg, ram, arch, kernel, strict, as_json) -> None:
-    """Lint DTBs; exit 1 when a finding is an error (or a warning with --strict)."""
-    failing = {Level.ERROR} | ({Level.WARNING} if strict else set())
-    results, worst = [], 0
+@click.option("--ignore", "ignore", multiple=True, metavar="CODE",
+              help="drop findings with this code (repeatable, or comma-separated)")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif", "junit"]), default="text",
+              show_default=True, help="json: memmap-tui/check/1; sarif: SARIF 2.1.0; junit: JUnit XML")
+@click.option("--json", "as_json", is_flag=True, help="same as --format json")
+def check_cmd(dtbs, iomem, dmesg, ram, arch, kernel, strict, ignore, fmt, as_json) -> None:
+    """Lint DTBs; exit 1 when a finding is an error (or a warning with --strict).
+
+    A build DTB without /memory reg is normal (the bootloader fills it): not a warning here."""
+    from memmap_tui.core.check_rules import check_findings, failing
+    from memmap_tui.report.check_formats import FORMATS, CheckResult, to_text
+    ignored = frozenset(c.strip() for item in ignore for c in item.split(",") if c.strip())
+    results = []
     for path, loaded in _check_targets(dtbs, Options(iomem=iomem, dmesg=dmesg, ram=tuple(ram), arch=arch,
                                                       kernel=kernel)):
         if isinstance(loaded, InputError):
             # a file that cannot be read is reported and the rest are still checked; exit 2 at the end
             click.echo(f"memmap-tui: {loaded}", err=True)
-            worst = EXIT_BAD_INPUT
-            results.append({"file": path, "ok": False, "error": str(loaded), "findings": []})
-            if not as_json:
-                click.echo(f"{click.style('ERROR', fg='red')} {path}")
+            results.append(CheckResult(path, (), (), error=str(loaded)))
             continue
-        bad = [f for f in loaded.mm.findings if f.level in failing]
-        worst = max(worst, 1 if bad else 0)  # EXIT_BAD_INPUT (2) outranks a failing check (1)
-        results.append({"file": path, "ok": not bad,
-                        "findings": [f.as_dict() for f in loaded.mm.findings]})
-        if not as_json:
-            status = click.style("FAIL", fg="red") if bad else click.style("ok", fg="green")
-            click.echo(f"{status} {path}")
-            for f in loaded.mm.findings:
-                click.echo(f"  {f.level}: [{f.code}] {f.message}")
-    if as_json:
-        click.echo(json.dumps({"schema": "memmap-tui/check/1", "results": results}, indent=1))
-    sys.exit(worst)
+        findings = check_findings(loaded.mm.findings, ignore=ignored, booted_inputs=bool(iomem or ram))
+        results.append(CheckResult(path, tuple(findings), tuple(failing(findings, strict))))
+    fmt = "json" if as_json else fmt
+    click.echo(FORMATS[fmt](results) if fmt in FORMATS else to_text(results, lambda t, fg: click.style(t, fg=fg)),
+               nl=False)
+    # EXIT_BAD_INPUT (2) outranks a failing check (1)
+    sys.exit(EXIT_BAD_INPUT if any(r.error for r in results) else 0 if all(r.ok for r in results) else 1)
+
+# ---- diff: two inputs compared (memmap_tui/diff_run.py, core/diff.py, report/diff_doc.py) ----
+
+def _sided_options(f):
+    """--X applies to both sides, --a-X / --b-X to one."""
+    specs = [("iomem", "PATH", False), ("dmesg", "PATH", False), ("vmcore", "PATH", False),
+             ("ram", "SIZE@BASE", True), ("kernel", "X.Y", False), ("no-dump", "NODE", True), ("dump", "NODE", True)]
+    for name, metavar, multiple in reversed(specs):
+        for prefix in ("b-", "a-", ""):
+            dest = (prefix + name).replace("-", "_")
+            f = click.option(f"--{prefix}{name}", dest, metavar=metavar, multiple=multiple,
+                             help=None if prefix else f"--{name} for both sides (--a-{name}, --b-{name}: one side)")(f)
+    return f
+
+
+@cli.command("diff")
+@click.argument("a", type=click.Path(dir_okay=False))
+@click.argument("b", type=click.Path(dir_okay=False))
+@_sided_options
+@click.option("--arch", type=click.Choice(ARCHES), default=DEFAULT_ARCH, show_default=True)
+@click.option("--loader", type=click.Choice(LOADERS), default=DEFAULT_LOADER, show_default=True)
+@click.option("--page-size", "page_size", type=int, default=None, metavar="BYTES")
+@click.option("-I", "include_dirs", multiple=True, metavar="DIR", help="include path for .dts input")
+@click.option("--write-speed", "write_speed", type=float, default=DEFAULT_WRITE_SPEED_MBPS,
+              show_default=True, metavar="MB/s")
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json", "tui"]), default=None,
+              help="output [default: the TUI on a terminal, else text]")
+@click.option("--json", "as_json", is_flag=True, help="same as --format json (memmap-tui/diff/1)")
+@click.option("--fail-on", "fail_on", metavar="RULES",
+              help="exit 1 when crossed: vmcore-growth=SIZE (any policy), new-error, new-warning")
+def diff_cmd(a, b, arch, loader, page_size, include_dirs, write_speed, fmt, as_json, fail_on, **sided) -> None:
+    """Compare two boards, boots or dumps: regions, findings and every policy's vmcore."""
+    from memmap_tui.diff_run import SIDED, compare, crossed, load_side, parse_fail_on, side_options
+    if not math.isfinite(write_speed) or write_speed <= 0:
+        raise InputError(None, f"--write-speed {write_speed}: must be a positive, finite MB/s figure")
+    rules = parse_fail_on(fail_on)
+    base = Options(arch=arch, loader=loader, page_size=page_size, include_dirs=tuple(include_dirs),
+                   write_speed_mbps=write_speed)
+    shared = {k: sided[k] for k in SIDED}
+    side_a = load_side(side_options(a, shared, {k: sided["a_" + k] for k in SIDED}, base))
+    side_b = load_side(side_options(b, shared, {k: sided["b_" + k] for k in SIDED}, base))
+    diff = compare(side_a, side_b)
+    fmt = "json" if as_json else fmt or ("tui" if sys.stdout.isatty() and not fail_on else "text")
+    if fmt == "tui":
+        from memmap_tui.tui.diff_app import DiffApp
+        DiffApp(side_a, side_b, diff).run()
+    elif fmt == "json":
+        from memmap_tui.report.diff_doc import build_diff_for
+        from memmap_tui.report.json_doc import to_json
+        click.echo(to_json(build_diff_for(diff, side_a.mm, side_a.results, write_speed,
+                                          side_b.mm, side_b.results, write_speed)))
+    else:
+        from memmap_tui.report.diff_doc import render_markdown, render_text
+        click.echo(render_markdown(diff, side_a.mm, side_b.mm) if fmt == "markdown"
+                   else render_text(diff, side_a.mm, side_b.mm), nl=False)
+    reasons = crossed(rules, diff)
+    for reason in reasons:
+        click.echo(f"memmap-tui: --fail-on {reason}", err=True)
+    sys.exit(1 if reasons else 0)
+
+# ---- end diff ----
 
 
 def _check_targets(paths, base: Options):
@@ -315,7 +386,7 @@ def live_cmd(ctx: click.Context, root: str, as_report: bool, as_json: bool, **kw
         kw["arch"] = arch
     options = build_options(**kw, default_demo=False)
     if as_report or as_json:
-        print_report(load(options), options, as_json)
+        print_report(load(options), options, "json" if as_json else "text")
         return
     from memmap_tui.tui.app import MemmapApp
     MemmapApp(load_for_tui(options)).run()

@@ -21,14 +21,14 @@ LEVEL_STYLE = {Level.ERROR: "bold red", Level.WARNING: "yellow", Level.INFO: "di
 def format_ranges(mm: MemoryMap, region) -> str:
     if not region.ranges:
         return "unplaced" if region.reserves_memory else "—"
-    return ", ".join(f"{compact_hex(r.start)}–{compact_hex(r.end)}" for r in region.ranges)
+    return "\n".join(f"{compact_hex(r.start)}–{compact_hex(r.end)}" for r in region.ranges)
 
 
 def regions_table(mm: MemoryMap, results: PolicyResults) -> Table:
     table = Table(title="Regions", title_justify="left", expand=False)
-    table.add_column("region", overflow="fold")
+    table.add_column("region", no_wrap=True)
     table.add_column("kind / flags", overflow="fold")
-    table.add_column("range [start–end)", overflow="fold")
+    table.add_column("range [start–end)", no_wrap=True)
     table.add_column("size", justify="right")
     for p in POLICIES:
         table.add_column(f"dumped\n{p.column}", justify="right")
