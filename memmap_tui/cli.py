@@ -154,8 +154,9 @@ def print_report(loaded: Loaded, options: Options, fmt: str, mem_usage: str | No
         from memmap_tui.report.projection import dump_projection_json, projection_json
         doc = build_report(loaded.mm, write_speed_mbps=options.write_speed_mbps)
         if loaded.dump is not None:
+            from memmap_tui.core.dump import check_policy
             from memmap_tui.report.dump import dump_json
-            doc["dump"] = dump_json(loaded.mm, loaded.dump)
+            doc["dump"] = dump_json(loaded.mm, loaded.dump, verdict=check_policy(loaded.mm, loaded.dump, results))
             doc["dump"]["projection"] = dump_projection_json(loaded.dump, results, options.write_speed_mbps)
         doc.update(projection_json(loaded.mm, results, loaded.dump, usage, dump_level, options.write_speed_mbps))
         click.echo(to_json(doc))

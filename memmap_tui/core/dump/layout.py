@@ -40,16 +40,19 @@ class DumpLayout:
     findings: list[Finding] = field(default_factory=list)
     segments: tuple[Segment, ...] = ()
     max_mapnr: int | None = None
+    _covered_ram: RangeSet | None = field(default=None, init=False, repr=False, compare=False)
 
     def warn(self, code: str, message: str, level: Level = Level.WARNING) -> None:
         self.findings.append(Finding(level, code, message))
 
     @property
     def covered_ram(self) -> RangeSet:
-        """Coverage without the kernel-image PT_LOAD (it only duplicates RAM)."""
-        if not self.segments:
-            return self.covered
-        return RangeSet(s.mem for s in self.segments if not s.kernel_image)
+        """Coverage without the kernel-image PT_LOAD (it only duplicates RAM); built once
+        (the readers set `segments` before anyone asks)."""
+        if self._covered_ram is None:
+            self._covered_ram = (RangeSet(s.mem for s in self.segments if not s.kernel_image)
+                                 if self.segments else self.covered)
+        return self._covered_ram
 
     def totals(self) -> RangeStats:
         return self.index.totals() if self.index else RangeStats(self.covered.size_bytes)

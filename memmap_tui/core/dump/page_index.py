@@ -100,6 +100,10 @@ class IntervalSums:
                 zip(xs, map(partial(bisect_left, self._starts), xs), map(partial(bisect_left, self._ends), xs))]
 
     def within_many(self, ranges: Sequence[Range]) -> list[int]:
+        if ranges and all(a.end == b.start for a, b in zip(ranges, ranges[1:])):
+            # a partition (the accounting rows): each shared boundary is looked up once
+            edges = self.below_many([ranges[0].start] + [r.end for r in ranges])
+            return [b - a for a, b in zip(edges, edges[1:])]
         lo = self.below_many([r.start for r in ranges])
         hi = self.below_many([r.end for r in ranges])
         return [b - a for a, b in zip(lo, hi)]

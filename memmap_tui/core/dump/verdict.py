@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from memmap_tui.core.arch import is_iomem_nomap, is_iomem_ram, rules_for
 from memmap_tui.core.dump.layout import DumpLayout
 from memmap_tui.core.model import MemoryMap, RegionKind
-from memmap_tui.core.policy import POLICIES, evaluate
+from memmap_tui.core.policy import POLICIES, PolicyResults, evaluate
 from memmap_tui.core.ranges import Range, RangeSet
 from memmap_tui.core.units import exact_size
 
@@ -154,8 +154,9 @@ def _first_label(pieces, spans) -> list[tuple[int, int, int]]:
     return out
 
 
-def check_policy(mm: MemoryMap, layout: DumpLayout) -> Verdict:
-    """Compare the dump's RAM coverage with each policy's predicted vmcore ranges.
+def check_policy(mm: MemoryMap, layout: DumpLayout, results: PolicyResults | None = None) -> Verdict:
+    """Compare the dump's RAM coverage with each policy's predicted vmcore ranges
+    (`results`: the policies already evaluated on this map, when the caller has them).
 
     Both sides are compared at the dump's granularity (kdump block_size, ELF page size):
     a 4 KiB carveout inside a 64 KiB QEMU block cannot be told apart.
@@ -163,7 +164,7 @@ def check_policy(mm: MemoryMap, layout: DumpLayout) -> Verdict:
 
     g = max(layout.block_size, 1)
     dump = _round_out(layout.covered_ram, g)
-    results = evaluate(mm)
+    results = results if results is not None else evaluate(mm)
     diffs: dict[str, PolicyDiff] = {}
     for p in POLICIES:
         predicted = _round_out(results[p].dumped, g)
