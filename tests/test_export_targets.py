@@ -69,6 +69,14 @@ def test_an_input_is_never_a_target(board: Path, option: str, victim: str):
 
 
 @needs_tools
+def test_an_include_of_dts_given_without_a_patch_is_never_a_target(board: Path):
+    before = snapshot(board)
+    proc = export(board, "--dts", board / "board.dts", "-o", board / "soc.dtsi")
+    assert_one_line_error(proc, "is an input")
+    assert snapshot(board) == before
+
+
+@needs_tools
 def test_an_include_of_the_dts_input_is_never_a_target(board: Path):
     """The DTB given as .dts: the .dtsi it #includes is an input too."""
     before = snapshot(board)

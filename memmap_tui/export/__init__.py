@@ -25,7 +25,7 @@ from memmap_tui.export.dts_patch import DtsPatch, build_dts_patch, patch_dry_run
 from memmap_tui.export.overlay import build_overlay, verify_overlay
 from memmap_tui.export.targets import check_target, same_file, write_all
 from memmap_tui.inputs import resolve
-from memmap_tui.sources.dtb import DtbBytes, read_dtb_bytes
+from memmap_tui.sources.dtb import DtbBytes, compile_dts, read_dtb_bytes
 from memmap_tui.sources.errors import InputError
 from memmap_tui.sources.fdt_blob import parse_fdt
 
@@ -217,6 +217,8 @@ def run_export(request: ExportRequest, mm: MemoryMap, source: DtbBytes) -> Expor
         dp = _dts_patch(request, dtb, data, result)
         inputs += [f for f in dp.sources if f not in inputs]   # every file the .dts includes
         staged.append((request.dts_patch, dp.diff.encode()))
+    elif request.dts is not None:     # given without a patch to write: its includes are inputs all the same
+        inputs += compile_dts(str(request.dts), request.include_dirs).sources
     if not request.dry_run:
         result.written = write_all(staged, inputs)
     return result

@@ -270,22 +270,30 @@ def build_patch(input_bytes: bytes, changes: dict[str, bool], *, verify: bool = 
         raise InputError(source, exc.message) from None
     result = DtbPatch(data=data, applied=applied, unchanged=unchanged, notes=notes)
     if verify:
-        width = widest_node(blob)
-        if width > DTC_ORACLE_MAX_WIDTH:
-            notes.append(f"a node has {width} properties and subnodes: dtc's reader is quadratic there "
-                         f"(100,000 take minutes), so only our reader checked the output")
-        result.dts_diff = verify_patch(input_bytes, data, applied, source=source,
-                                       with_dtc=width <= DTC_ORACLE_MAX_WIDTH)
+        why_not = dtc_oracle_unfit(blob)
+        if why_not:
+            notes.append(f"{why_not}, so only our reader checked the output")
+        result.dts_diff = verify_patch(input_bytes, data, applied, source=source, with_dtc=not why_not)
     return result
 
 
 # dtc appends each property and subnode by walking its node's list (livetree.c
-# add_property/add_child): 25,000 in one node take 3-6 s, 100,000 minutes.
+# add_property/add_child): 25,000 in one node take 3-6 s, 100,000 minutes. It also keeps
+# every node's full path (a 20,000-deep chain: > 1 GB, past the tools' memory limit).
 DTC_ORACLE_MAX_WIDTH = 4096
+DTC_ORACLE_MAX_PATH_BYTES = 32 << 20
 
 
-def widest_node(blob: FdtBlob) -> int:
-    return max(len(n.props) + len(n.children) for n in blob.nodes_by_path.values())
+def dtc_oracle_unfit(blob: FdtBlob) -> str | None:
+    """Why `dtc -I dtb` cannot check this tree in bounded time and memory, or None."""
+    width = max(len(n.props) + len(n.children) for n in blob.nodes_by_path.values())
+    if width > DTC_ORACLE_MAX_WIDTH:
+        return (f"a node has {width} properties and subnodes: dtc's reader is quadratic there "
+                f"(100,000 take minutes)")
+    path_bytes = sum(map(len, blob.nodes_by_path))
+    if path_bytes > DTC_ORACLE_MAX_PATH_BYTES:
+        return f"the tree's node paths total {path_bytes >> 20} MiB: dtc would hold them all"
+    return None
 
 
 # -- verification ---------------------------------------------------------------------
