@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from memmap_tui.core.crashkernel import CrashkernelError, parse_crashkernel
 from memmap_tui.core.dump import DumpLayout
 from memmap_tui.core.lint import lint
 from memmap_tui.core.model import Finding, Level, MemoryMap, Region, RegionKind
 from memmap_tui.core.policy import ARCHES, LOADERS, TOGGLE_WHY, ToggleEffect, toggle_effect
 from memmap_tui.core.ranges import Range, RangeSet
+from memmap_tui.core.replay import replay
 from memmap_tui.core.units import exact_size, kernel_mem, memparse_prefix
-from memmap_tui.sources.dmesg import DmesgInfo, load_dmesg
+from memmap_tui.sources.dmesg import DmesgInfo, boot_log, load_dmesg
 from memmap_tui.sources.dtb import DtbInfo, kernel_tuple, load_dtb
 from memmap_tui.sources.errors import InputError
 from memmap_tui.sources.iomem import IomemInfo, load_iomem
@@ -122,11 +122,11 @@ def load(options: Options) -> Loaded:
     order = ("dtb", "iomem", "dmesg", "vmcore")
     mm.inputs = {k: mm.inputs[k] for k in order if k in mm.inputs}
     _decide_ram(mm, loaded.dtb, ram_specs, loaded.dump)
-    _cma_cmdline(mm)
     _place_from_dmesg(mm, loaded.dmesg)
     _place_from_iomem(mm)
     _check_failures_against_iomem(mm)
-    _crashkernel(mm, loaded.dmesg)
+    # -- the boot replay (core/replay.py): states, failures, crashkernel placement ------
+    mm = loaded.mm = replay(mm, boot_log(loaded.dmesg) if loaded.dmesg else None)
     _outside_ram(mm)
     mm.findings.extend(lint(mm))
     apply_toggles(mm, options.no_dump, options.dump)
@@ -164,21 +164,6 @@ def _detect_kernel(mm: MemoryMap, loaded: Loaded) -> None:
                                f"kernel {release} (from {source}): modelling kernel {mm.kernel} rules; "
                                "--kernel overrides"))
 
-
-def _cma_cmdline(mm: MemoryMap) -> None:
-    """`cma=` on the command line: rmem_cma_setup() returns -EBUSY for a `linux,cma-default`
-    node, which is then not reserved at all (the cmdline area replaces it)."""
-    if mm.boot.cma_cmdline is None:
-        return
-    for region in mm.regions:
-        if region.cma_default and region.reusable and region.reserves_memory:
-            region.failed = True
-            region.cma = False
-            region.notes += (f"cma={mm.boot.cma_cmdline} on the command line: the default CMA node "
-                             "is not reserved (-EBUSY); the cmdline CMA area replaces it",)
-            mm.findings.append(Finding(Level.WARNING, "cma-cmdline",
-                                       f"{region.name}: cma={mm.boot.cma_cmdline} overrides this "
-                                       "linux,cma-default pool; it stays plain RAM", region.id))
 
 
 def _iomem_ram(mm: MemoryMap) -> RangeSet:
@@ -339,62 +324,6 @@ def _check_failures_against_iomem(mm: MemoryMap) -> None:
                                        f"{region.name}: no-map carveout is plain System RAM in /proc/iomem — "
                                        "the kernel did not reserve it", region.id))
 
-
-def _crashkernel(mm: MemoryMap, dmesg: DmesgInfo | None) -> None:
-    lines = sorted(_iomem_named(mm, "Crash kernel", top=False) + _iomem_named(mm, "Crash kernel", top=True))
-    try:
-        specs = parse_crashkernel(mm.boot.crashkernel, mm.ram.size_bytes if mm.ram_known else None, mm.arch)
-    except (CrashkernelError, ValueError) as e:
-        mm.findings.append(Finding(Level.WARNING, "crashkernel-parse", f"crashkernel=: {e}", "crashkernel"))
-        specs = []
-    placed: dict[str, tuple[Range, str]] = {}
-    if lines:
-        # crashk_low_res is the lower of two "Crash kernel" lines.
-        if len(lines) >= 2:
-            placed["crashkernel-low"] = (lines[0], "iomem")
-            placed["crashkernel"] = (lines[-1], "iomem")
-        else:
-            placed["crashkernel"] = (lines[0], "iomem")
-    if dmesg:
-        if dmesg.crashkernel and "crashkernel" not in placed:
-            placed["crashkernel"] = (dmesg.crashkernel, "dmesg")
-        if dmesg.crashkernel_low and "crashkernel-low" not in placed:
-            placed["crashkernel-low"] = (dmesg.crashkernel_low, "dmesg")
-    spec_by_id = {s.id: s for s in specs}
-    for cid in ("crashkernel", "crashkernel-low", "crashkernel-cma"):
-        spec = spec_by_id.get(cid)
-        where = placed.get(cid)
-        if not spec and not where:
-            continue
-        region = Region(id=cid, name=cid, kind=RegionKind.CRASHKERNEL, saved=False)
-        if spec:
-            region.properties = (("bootargs", spec.source),)
-        if where:
-            rng, source = where
-            region.ranges = RangeSet([rng])
-            region.size_bytes = rng.size_bytes
-            region.placement_source = source
-            if spec and spec.size_bytes != rng.size_bytes and spec.form != "cma":
-                mm.findings.append(Finding(Level.WARNING, "crashkernel-size",
-                                           f"{cid}: {spec.source} asks {exact_size(spec.size_bytes)}, "
-                                           f"{source} shows {exact_size(rng.size_bytes)}", cid))
-        elif spec.offset is not None:
-            region.ranges = RangeSet([(spec.offset, spec.offset + spec.size_bytes)])
-            region.size_bytes = spec.size_bytes
-            region.placement_source = "bootargs"
-        else:
-            region.dynamic = True
-            region.size_bytes = spec.size_bytes
-            region.notes += ("placed at boot (memblock top-down below the low limit); "
-                             "give --iomem or --dmesg for its address",)
-        if cid == "crashkernel-cma":
-            region.reusable = True
-            if mm.arch not in ("x86_64",):
-                region.ignored = True
-                mm.findings.append(Finding(Level.WARNING, "crashkernel-cma-arch",
-                                           f"crashkernel=,cma is implemented for x86/ppc only; a {mm.arch} "
-                                           "kernel without the proposed patches ignores it", cid))
-        mm.regions.append(region)
 
 
 def _outside_ram(mm: MemoryMap) -> None:

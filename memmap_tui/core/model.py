@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from memmap_tui.core.crashkernel import CrashPlan
 from memmap_tui.core.ranges import Range, RangeSet
 from memmap_tui.core.units import memparse
 
@@ -91,6 +92,9 @@ class Region:
     properties: tuple[tuple[str, str], ...] = ()   # (name, readable value) for details views
     users: tuple[str, ...] = ()   # DT paths of devices whose `memory-region` points here
     notes: tuple[str, ...] = ()   # why-lines for details views (placement, failures)
+    # -- set by the boot replay (core/replay.py) --------------------------------
+    state: str = "unknown"        # observed | predicted | failed | unknown
+    evidence: str = ""            # the one line that says why (log line, kernel function)
 
     @property
     def placed(self) -> bool:
@@ -155,6 +159,7 @@ class MemoryMap:
     findings: list[Finding] = field(default_factory=list)
     inputs: dict[str, str] = field(default_factory=dict)   # role -> file path
     no_dump_overrides: dict[str, bool] = field(default_factory=dict)
+    crashkernel: CrashPlan | None = None   # the replay's crashkernel section
 
     # -- lookup ---------------------------------------------------------------
     def region(self, region_id: str) -> Region:

@@ -6,6 +6,7 @@ ranges half-open `{"start", "end"}`.
 
 from __future__ import annotations
 
+from memmap_tui.core.crashkernel import CrashPlan
 from memmap_tui.core.model import MemoryMap
 from memmap_tui.core.policy import POLICIES, PolicyResult, evaluate, toggle_effect
 from memmap_tui.core.ranges import RangeSet
@@ -38,6 +39,9 @@ def build_report(mm: MemoryMap, *, write_speed_mbps: float,
             "placement": r.placement_source,
             "used_by": list(r.users),
             "no_dump_effect": str(toggle_effect(mm, r)),
+            # the boot replay (core/replay.py)
+            "state": r.state,
+            "evidence": r.evidence,
         })
     policies = {}
     for p in POLICIES:
@@ -64,4 +68,27 @@ def build_report(mm: MemoryMap, *, write_speed_mbps: float,
         "inputs": dict(mm.inputs),
         "write_speed_mbps": write_speed_mbps,
         "no_dump_changes": mm.changed_no_dump(),
+        # -- the boot replay's crashkernel section (core/crashkernel.py) --------------
+        "crashkernel": crashkernel_doc(mm.crashkernel),
+    }
+
+
+def crashkernel_doc(plan: CrashPlan | None) -> dict | None:
+    if plan is None:
+        return None
+    req, w = plan.request, plan.windows
+    return {
+        "requested": None if req is None else {
+            "source": req.source, "form": req.form, "size": req.size_bytes, "base": req.base,
+            "high": req.high, "low_size": req.low_bytes, "low_source": req.low_source, "cma_size": req.cma_bytes},
+        "windows": None if w is None else {
+            "align": w.align_bytes, "low_max": w.low_max_bytes, "low_max_source": w.low_max_source,
+            "high_max": w.high_max_bytes, "high_max_source": w.high_max_source,
+            "default_low_size": w.default_low_bytes},
+        "state": plan.state,
+        "evidence": plan.evidence,
+        "result": None if plan.result is None else {"start": plan.result.start, "end": plan.result.end},
+        "low": None if plan.low is None else {"start": plan.low.start, "end": plan.low.end},
+        "attempts": list(plan.attempts),
+        "cma": plan.cma,
     }

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from memmap_tui.core.model import BootInfo, Finding, Level, Region, RegionKind
 from memmap_tui.core.ranges import Range, RangeSet
+from memmap_tui.core.replay import kernel_tuple
 from memmap_tui.core.units import exact_size
 from memmap_tui.sources.errors import InputError
 from memmap_tui.sources.fdt_blob import (
@@ -314,14 +315,6 @@ def _reserved_memory(blob: FdtBlob, ac: int, sc: int, kernel: str,
     return out
 
 
-def kernel_tuple(kernel: str) -> tuple[int, int]:
-    try:
-        major, minor = (kernel.split(".") + ["0"])[:2]
-        return int(major), int(minor)
-    except ValueError:
-        raise ValueError(f"kernel version must look like 7.2, not {kernel!r}") from None
-
-
 def _reserved_child(node: FdtNode, ac: int, sc: int, legacy: bool, labels: list[str],
                     parent_ok: bool, findings: list[Finding]) -> Region:
     p = node.props
@@ -411,14 +404,8 @@ def _reserved_child(node: FdtNode, ac: int, sc: int, legacy: bool, labels: list[
                      f"{node.name}: {cells}; harmless here: alignment only matters for dynamic allocation")
     region.cma = ("shared-dma-pool" in compatible and reusable and not no_map
                   and not region.failed)
-    if region.cma and region.placed:
-        for r in region.ranges:
-            if (r.start | r.size_bytes) % CMA_MIN_ALIGNMENT_BYTES:
-                warn(Level.WARNING, "cma-misaligned",
-                     f"{node.name}: CMA region not {exact_size(CMA_MIN_ALIGNMENT_BYTES)} aligned: "
-                     "rmem_cma_setup() fails with -EINVAL and the memory is freed back to RAM")
-                region.failed = True
-                region.cma = False
+    # rmem_cma_setup()'s alignment check (and every other init failure) is the boot
+    # replay's step_node_init (core/replay.py): it frees the region in boot order.
     if any(c in STRICT_BINDINGS for c in compatible) and region.dt_no_dump:
         warn(Level.INFO, "strict-binding",
              f"{node.name}: linux,no-dump on a {'/'.join(compatible)} node fails dtbs_check "
