@@ -290,7 +290,7 @@ def _failed_evidence(boot: _Boot, region: Region) -> str:
     return region.notes[-1] if region.notes else "the DT node is malformed"
 
 
-def _alloc_in_range(boot: _Boot, size: int, align: int, rng: Range) -> int | None:
+def _alloc_in_range(boot: _Boot, size: int, align: int, rng: Range) -> tuple[int | None, str]:
     """__reserved_mem_alloc_in_range() (6.10+): bottom-up when the range starts next to a
     region saved so far, top-down when it ends next to one, else memblock's default
     (top-down). Before 6.10 plain early_init_dt_alloc_reserved_memory_arch()."""
@@ -304,8 +304,9 @@ def _alloc_in_range(boot: _Boot, size: int, align: int, rng: Range) -> int | Non
                 bottom_up |= o.start <= rng.start <= o.end
                 top_down |= o.start <= rng.end <= o.end
     mb.bottom_up = bottom_up if bottom_up != top_down else False
+    direction = "bottom-up" if mb.bottom_up else "top-down"
     try:
-        return mb.phys_alloc_range(size, align, rng.start, rng.end)
+        return mb.phys_alloc_range(size, align, rng.start, rng.end), direction
     finally:
         mb.bottom_up = False
 
@@ -341,9 +342,9 @@ def step_dynamic_children(boot: _Boot) -> None:
         if region.reusable and not region.no_map and "shared-dma-pool" in region.compatible:
             align = max(align, _cma_align(boot))
         windows = region.alloc_ranges or (Range(0, ALLOC_ANYWHERE),)
-        base = None
+        base, direction = None, "top-down"
         for rng in windows:
-            base = _alloc_in_range(boot, region.size_bytes, align, rng)
+            base, direction = _alloc_in_range(boot, region.size_bytes, align, rng)
             if base is not None:
                 break
         if base is None:
@@ -359,8 +360,10 @@ def step_dynamic_children(boot: _Boot) -> None:
         placed = Range(base, base + region.size_bytes)
         if region.no_map:
             mb.mark_nomap(placed)
+        where = (f"in alloc-ranges {kernel_mem(_window_of(windows, base))}" if region.alloc_ranges
+                 else "anywhere in memory")
         boot.set(region.id, ranges=RangeSet([placed]), placement_source="replay", state=PREDICTED,
-                 evidence=f"predicted by the replay: top-down in {kernel_mem(_window_of(windows, base))}, "
+                 evidence=f"predicted by the replay: {direction} {where}, "
                           f"{exact_size(align)} aligned")
 
 
@@ -628,7 +631,10 @@ def replay(mm: MemoryMap, log: BootLog | None = None) -> MemoryMap:
         step_crashkernel(boot) if boot.memblock is not None else _crash_without_ram(boot)
     _finish_states(boot)
     regions = list(boot.regions.values())
-    return replace(mm, regions=regions, findings=mm.findings + boot.findings,
+    # "unplaced" said before the replay no longer holds for regions it placed
+    placed = {r.id for r in regions if r.placed}
+    kept = [f for f in mm.findings if not (f.code == "unplaced" and f.id in placed)]
+    return replace(mm, regions=regions, findings=kept + boot.findings,
                    ram=boot.ram if boot.ram is not None else mm.ram, crashkernel=boot.crash)
 
 

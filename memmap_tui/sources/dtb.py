@@ -355,14 +355,15 @@ def _reserved_child(node: FdtNode, ac: int, sc: int, legacy: bool, labels: list[
                 region.ranges = RangeSet((b, b + s) for b, s in tuples)
                 region.saved = False
                 warn(Level.WARNING, "multi-reg",
-                     f"{node.name}: {len(tuples)} <base size> entries; kernel ≤ 7.1 reserves every one but "
-                     "keeps no reserved_mem[] entry, so no-dump logic can never exclude it")
+                     f"{node.name}: {len(tuples)} <base size> entries; kernel ≤ 7.0 reserves every one "
+                     "(7.1 skips the node); no-dump logic is not modelled for it")
             else:
                 base, size = tuples[0]
                 region.ranges = RangeSet([(base, base + size)])
                 warn(Level.WARNING, "multi-reg",
                      f"{node.name}: {len(tuples)} <base size> entries; kernel ≥ 7.2 uses only the first "
-                     "(the rest stays plain RAM and is dumped); use --kernel 7.1 for older kernels")
+                     "(the rest stays plain RAM and is dumped); --kernel 6.1 for kernels ≤ 7.0 (every "
+                     "entry reserved), 7.1 skips the node")
         elif tuples:
             region.ranges = RangeSet((b, b + s) for b, s in tuples if s)
         if tuples and all(s == 0 for _, s in tuples):
