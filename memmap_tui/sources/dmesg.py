@@ -28,7 +28,7 @@ _TS = r"(?:\[\s*\d+\.\d+\]\s*)?(?:<\d>)?"
 # Bounded quantifiers only: a lazy `.+?` rescans a long line from every start (issue 14).
 _POOL_6X = re.compile(r"Reserved memory: created ([A-Za-z][A-Za-z ]{0,40}?) pool at (0x[0-9a-fA-F]{1,16}), "
                       r"size (\d{1,12}) MiB")
-_INIT_6X = re.compile(r"OF: reserved mem: initialized node (\S+?),? compatible id (\S+)")
+_INIT_6X = re.compile(r"OF: reserved mem: initialized node (\S+) compatible id (\S+)")
 _RMEM_7X = re.compile(
     r"OF: reserved mem: (0x[0-9a-fA-F]+)\.\.(0x[0-9a-fA-F]+) \((\d+) KiB\) (nomap|map) "
     r"(reusable|non-reusable) (?:(dump|no-dump) )?(\S+)")
@@ -94,7 +94,7 @@ def parse_dmesg(text: str, path: str = "<dmesg>") -> DmesgInfo:
         elif m := _INIT_6X.search(line):
             if pending_pool:
                 base, size, pool, pool_line = pending_pool
-                name = m.group(1)
+                name = m.group(1).removesuffix(",")
                 info.placements[name] = Placement(name, Range(base, base + size), pool_line,
                                                   reusable=pool.startswith("CMA") or None, pool=pool)
         elif m := _INIT_FAIL.search(line):

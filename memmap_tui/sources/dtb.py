@@ -321,8 +321,12 @@ def _reserved_child(node: FdtNode, ac: int, sc: int, legacy: bool, labels: list[
     rid = node.path
 
     def warn(level: Level, code: str, message: str) -> None:
-        findings.append(Finding(level, code, message, rid))
+        # fdt_scan_reserved_mem() skips an unavailable child before reading reg/size:
+        # nothing about its properties can fail (Raspberry Pi 4 `nvram@0`)
+        if not disabled:
+            findings.append(Finding(level, code, message, rid))
 
+    disabled = not _is_available(node)
     no_map = "no-map" in p
     reusable = "reusable" in p
     compatible = tuple(prop_strings(p["compatible"])) if "compatible" in p else ()
@@ -331,7 +335,7 @@ def _reserved_child(node: FdtNode, ac: int, sc: int, legacy: bool, labels: list[
         id=rid, name=node.name, kind=kind, labels=tuple(labels), compatible=compatible,
         no_map=no_map, reusable=reusable, dt_no_dump="linux,no-dump" in p,
         cma_default="linux,cma-default" in p, dma_default="linux,dma-default" in p,
-        disabled=not _is_available(node), ignored=not parent_ok,
+        disabled=disabled, ignored=not parent_ok,
         properties=tuple((name, describe_prop(value)) for name, value in p.items()),
         placement_source="dt",
     )
