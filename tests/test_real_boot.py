@@ -157,3 +157,33 @@ def test_iomem_alone_places_only_the_unambiguous_dynamic_region():
     assert cma["ranges"] == [{"start": 0x7F800000, "end": 0x80000000}] and cma["size"] == 8 << 20
     assert cma["placement"] == "replay" and "unplaced" not in cma["flags"]
     assert cma["state"] == "predicted" and "top-down" in cma["evidence"]
+
+
+def test_replay_predicts_where_the_real_kernel_put_crashkernel_and_dynamic_pools():
+    """Without any log, the replay on the DTB the guest booted (QEMU's /chosen with the initrd
+    and `crashkernel=128M`) predicts the three boot-time placements the real 6.1 kernel made:
+    video-pool 0x6f000000 (top of its alloc-range), dyn-cma-pool 0x7f800000 (top of RAM) and
+    `Crash kernel` 0x76000000 (below the 16 MiB struct page array at 0x7e000000 and the
+    /memreserve/ at 0x7f000000) — read from iomem and dmesg here, not from the app."""
+    from conftest import CORPUS
+    crash = [(s, e) for depth, s, e, n in _iomem_lines() if n == "Crash kernel"]
+    log = CONSOLE_LOG.read_text()
+    pools = {m.group(1): int(m.group(1), 16) for m in
+             re.finditer(r"created \w+ memory pool at 0x([0-9a-f]+)", log)}
+    for kernel in ("6.1", "7.2"):
+        proc = run_cli("report", "--json", CORPUS / "dtb/qemu/virt-aarch64-1G-rsv.as-booted.dtb",
+                       "--kernel", kernel)
+        doc = json.loads(proc.stdout)
+        by_id = {r["id"]: r for r in doc["regions"]}
+        ck = doc["crashkernel"]
+        assert ck["state"] == "predicted" and [(ck["result"]["start"], ck["result"]["end"])] == crash
+        assert by_id["crashkernel"]["state"] == "predicted"
+        for rid in ("/reserved-memory/video-pool", "/reserved-memory/dyn-cma-pool"):
+            assert by_id[rid]["state"] == "predicted"
+            assert by_id[rid]["ranges"][0]["start"] in pools.values()
+    # with the real iomem the crash kernel is observed and the replay agrees with it
+    doc = _report()
+    assert doc["crashkernel"]["state"] == "observed"
+    assert "matches the replay's prediction" in doc["crashkernel"]["evidence"]
+    assert not [f for f in doc["findings"] if f["code"] in ("replay-conflict", "crashkernel-predicted-differs")]
+    assert {r["state"] for r in doc["regions"]} == {"observed"}
