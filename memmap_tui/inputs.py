@@ -126,7 +126,9 @@ def load(options: Options) -> Loaded:
     _place_from_iomem(mm)
     _check_failures_against_iomem(mm)
     # -- the boot replay (core/replay.py): states, failures, crashkernel placement ------
-    mm = loaded.mm = replay(mm, boot_log(loaded.dmesg) if loaded.dmesg else None)
+    mm = loaded.mm = replay(mm, boot_log(loaded.dmesg) if loaded.dmesg else None,
+                            kernel_assumed=options.kernel is None
+                            and not any(f.code == "kernel-detected" for f in mm.findings))
     _outside_ram(mm)
     mm.findings.extend(lint(mm))
     apply_toggles(mm, options.no_dump, options.dump)

@@ -239,3 +239,36 @@ def test_dmesg_patterns_have_no_unbounded_lazy_quantifier():
         assert not re.search(r"[+*]\?", p), p
     info = parse_dmesg("Reserved memory: created " * 80_000 + "CMA pool at 0x1000, size 1 MiB")
     assert info.lines_used == 0 or info.placements == {}
+
+
+def test_replay_work_grows_linearly_with_carveouts(tmp_path, monkeypatch):
+    """Every reservation is a bisection into sorted interval lists, never a whole-set merge:
+    the ranges held by all RangeSets built during the replay grow linearly with the number
+    of children (a union per reservation would grow quadratically). MAX_RESERVED_REGIONS = 64
+    only binds before 6.10."""
+    from memmap_tui.core import ranges, replay as replay_mod
+
+    def work(n: int) -> int:
+        kids = "".join(f"r{i}@{0x80000000 + i * 0x10000:x} {{ reg = <0 {0x80000000 + i * 0x10000:#x} 0 0x8000>; "
+                       f"{'no-map;' if i % 2 else ''} }};" for i in range(n))
+        kids += "".join(f"d{i} {{ size = <0 0x1000>; }};" for i in range(n // 4))
+        loaded = load(Options(dtb=board(tmp_path, kids), kernel="7.2"))
+        assert not [f for f in loaded.mm.findings if f.code == "too-many-regions"]
+        held = [0]
+        init, trusted = ranges.RangeSet.__init__, ranges.RangeSet._trusted.__func__
+
+        def counting_init(self, *a, **kw):
+            init(self, *a, **kw)
+            held[0] += len(self._pairs)
+
+        def counting_trusted(cls, pairs):
+            held[0] += len(pairs)
+            return trusted(cls, pairs)
+        monkeypatch.setattr(ranges.RangeSet, "__init__", counting_init)
+        monkeypatch.setattr(ranges.RangeSet, "_trusted", classmethod(counting_trusted))
+        replay_mod.replay(loaded.mm)
+        monkeypatch.undo()
+        return held[0]
+
+    small, big = work(400), work(1600)
+    assert big <= 4.5 * small

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field, replace
 from memmap_tui.core.crashkernel import (
     CrashkernelError, CrashPlan, CrashRequest, CrashWindows, parse_request, place,
 )
-from memmap_tui.core.memblock import ALLOC_ANYWHERE, Memblock
+from memmap_tui.core.memblock import ALLOC_ANYWHERE, Intervals, Memblock
 from memmap_tui.core.model import Finding, Level, MemoryMap, Region, RegionKind
 from memmap_tui.core.ranges import Range, RangeSet
 from memmap_tui.core.units import exact_size, kernel_mem, memparse
@@ -96,6 +96,15 @@ class _Boot:
     findings: list[Finding] = field(default_factory=list)
     ram: RangeSet | None = None
     crash: CrashPlan | None = None
+    saved: Intervals = field(default_factory=Intervals)    # dynamic reserved_mem[] entries so far
+    _lines: dict[tuple[str, bool | None], RangeSet] = field(default_factory=dict)
+
+    def iomem(self, name: str, top: bool | None = None) -> RangeSet:
+        """iomem lines by name (and depth), computed once per replay."""
+        key = (name, top)
+        if key not in self._lines:
+            self._lines[key] = _iomem_lines(self.mm, name, top)
+        return self._lines[key]
 
     def set(self, rid: str, **changes) -> Region:
         self.regions[rid] = replace(self.regions[rid], **changes)
@@ -142,7 +151,7 @@ def _observed(boot: _Boot, region: Region) -> str | None:
         return f"dmesg: {boot.log.placed[region.name]}"
     if boot.mm.arch in ("arm64", "loongarch") and boot.mm.iomem and region.ranges:
         name = "reserved" if boot.mm.arch == "arm64" else "Reserved"
-        lines = _iomem_lines(boot.mm, name, top=True if region.no_map else None)
+        lines = boot.iomem(name, True if region.no_map else None)
         if not (region.ranges - lines):
             kind = "top-level (NOMAP)" if region.no_map else "a"
             return f"iomem: covered by {kind} `{name}` line"
@@ -153,10 +162,10 @@ def _iomem_refutes(boot: _Boot, region: Region) -> str | None:
     """arm64 iomem shows every memblock.reserved range as `reserved`
     (reserve_memblock_reserved_regions()) and NOMAP memory as top-level `reserved`:
     RAM of a region with no such line was not reserved at boot."""
-    if boot.mm.arch != "arm64" or not _iomem_has_ram(boot.mm) or not region.ranges:
+    if boot.mm.arch != "arm64" or not region.ranges or not boot.iomem("System RAM", True):
         return None
-    ram = RangeSet(e.range for e in boot.mm.iomem if e.depth == 0 and e.name.startswith("System RAM"))
-    lines = _iomem_lines(boot.mm, "reserved", top=True if region.no_map else None)
+    ram = boot.iomem("System RAM", True)
+    lines = boot.iomem("reserved", True if region.no_map else None)
     bare = (region.ranges & ram) - lines
     if bare:
         return f"iomem: {kernel_mem(bare.ranges[0])} is plain System RAM"
@@ -244,6 +253,12 @@ def step_static_children(boot: _Boot) -> None:
                      evidence=f"kernel 7.1: {len(region.reg)} <base size> entries — "
                               "of_flat_dt_get_addr_size() rejects the node; it stays RAM")
             continue
+        if region.multi_reg:
+            tuples = [r for r in region.reg if r.size_bytes]
+            tuples = tuples if boot.version < (7, 1) else tuples[:1]
+            # ≤ 7.0 reserves every tuple but saves the first: no-dump logic is not modelled
+            region = boot.set(region.id, ranges=RangeSet(tuples), size_bytes=RangeSet(tuples).size_bytes,
+                              saved=boot.version >= (7, 2))
         done, refused = [], []
         for rng in region.ranges:
             if region.no_map and mb.overlaps_memory(rng) and mb.is_region_reserved(rng):
@@ -297,12 +312,8 @@ def _alloc_in_range(boot: _Boot, size: int, align: int, rng: Range) -> tuple[int
     mb = boot.memblock
     bottom_up = top_down = False
     if boot.version >= (6, 10):
-        for other in _rmem(boot):
-            if other.state != PREDICTED and other.state != OBSERVED or not other.ranges:
-                continue
-            for o in other.ranges:
-                bottom_up |= o.start <= rng.start <= o.end
-                top_down |= o.start <= rng.end <= o.end
+        # reserved_mem[] holds only the dynamic regions saved so far at this point
+        bottom_up, top_down = boot.saved.holding(rng.start), boot.saved.holding(rng.end)
     mb.bottom_up = bottom_up if bottom_up != top_down else False
     direction = "bottom-up" if mb.bottom_up else "top-down"
     try:
@@ -331,6 +342,7 @@ def step_dynamic_children(boot: _Boot) -> None:
             # The log placed it: the replay takes that address (observed beats predicted).
             for rng in region.ranges:
                 mb.reserve(rng)
+                boot.saved.add(rng.start, rng.end)
                 if region.no_map:
                     mb.mark_nomap(rng)
             boot.set(region.id, state=OBSERVED, evidence=seen)
@@ -358,6 +370,7 @@ def step_dynamic_children(boot: _Boot) -> None:
                       "fails with -ENOMEM (no fallback) and the memory stays in the vmcore", region.id)
             continue
         placed = Range(base, base + region.size_bytes)
+        boot.saved.add(placed.start, placed.end)
         if region.no_map:
             mb.mark_nomap(placed)
         where = (f"in alloc-ranges {kernel_mem(_window_of(windows, base))}" if region.alloc_ranges
@@ -600,35 +613,76 @@ def _finish_states(boot: _Boot) -> None:
             boot.set(region.id, state=UNKNOWN, evidence="not replayed")
 
 
-def replay(mm: MemoryMap, log: BootLog | None = None) -> MemoryMap:
-    """Run the arch's ordered steps; return the replayed map (the input is not changed)."""
-    boot = _Boot(mm=mm, log=log, version=kernel_tuple(mm.kernel),
-                 memblock=Memblock(memory=mm.ram) if mm.ram_known else None,
+def _replay_regions(mm: MemoryMap, log: BootLog | None, version: tuple[int, int]) -> _Boot:
+    """Steps 1–8 for one kernel version (DT arches with RAM known)."""
+    boot = _Boot(mm=mm, log=log, version=version, memblock=Memblock(memory=mm.ram),
                  regions={r.id: r for r in mm.regions if r.kind is not RegionKind.CRASHKERNEL})
-    if mm.arch == "x86_64" or boot.memblock is None:
+    step_mem_limit(boot)
+    step_early_reservations(boot)
+    memreserve_first = version < (6, 4)
+    dynamic_early = version >= (6, 10)
+    if memreserve_first:
+        step_memreserve(boot)
+    step_static_children(boot)
+    if dynamic_early:
+        step_dynamic_children(boot)
+    if not memreserve_first:
+        step_memreserve(boot)
+    if not dynamic_early:
+        step_dynamic_children(boot)
+    step_node_init(boot)
+    step_kernel_allocations(boot)
+    return boot
+
+
+# Representatives of the version ranges the replay distinguishes: /memreserve/ first (< 6.4),
+# dynamic nodes after /memreserve/ (< 6.10), every multi-reg tuple (≤ 7.0), 7.1, 7.2+.
+VERSION_MODELS = ("6.1", "6.4", "7.0", "7.1", "7.2")
+
+
+def _version_differences(mm: MemoryMap, log: BootLog | None, main: _Boot) -> Finding:
+    """When no log or --kernel names the kernel: say which model was used and what the
+    other kernel versions would reserve differently (bytes per region)."""
+    def reserved(boot: _Boot) -> dict[str, int]:
+        return {r.id: r.ranges.size_bytes if r.state in (PREDICTED, OBSERVED) and not r.failed else 0
+                for r in boot.regions.values()}
+    ours = reserved(main)
+    diffs = []
+    for model in VERSION_MODELS:
+        if kernel_tuple(model) == main.version:
+            continue
+        other = reserved(_replay_regions(mm, log, kernel_tuple(model)))
+        changed = [f"{rid.rsplit('/', 1)[-1]} {exact_size(other[rid])} (not {exact_size(ours[rid])})"
+                   for rid in ours if other.get(rid, 0) != ours[rid]]
+        if changed:
+            diffs.append(f"on {model}: " + ", ".join(changed))
+    said = f"no log or --kernel names the kernel: the replay models {mm.kernel}"
+    if not diffs:
+        return Finding(Level.INFO, "kernel-assumed", said + "; no region depends on the version")
+    return Finding(Level.WARNING, "kernel-assumed", said + "; other kernels reserve differently — "
+                   + "; ".join(diffs) + " (give --kernel or --dmesg)")
+
+
+def replay(mm: MemoryMap, log: BootLog | None = None, *, kernel_assumed: bool = False) -> MemoryMap:
+    """Run the arch's ordered steps; return the replayed map (the input is not changed)."""
+    if mm.arch == "x86_64" or not mm.ram_known:
+        boot = _Boot(mm=mm, log=log, version=kernel_tuple(mm.kernel), memblock=None,
+                     regions={r.id: r for r in mm.regions if r.kind is not RegionKind.CRASHKERNEL})
         for r in list(boot.regions.values()):
             seen = _observed(boot, r) if r.placed else None
             boot.set(r.id, state=OBSERVED if seen else FAILED if r.failed else UNKNOWN,
-                     evidence=seen or ("RAM unknown: the boot cannot be replayed" if boot.memblock is None
+                     evidence=seen or ("RAM unknown: the boot cannot be replayed" if not mm.ram_known
                                        else "x86_64: no DT replay"))
+        if mm.ram_known:
+            boot.memblock = Memblock(memory=mm.ram)
     else:
-        step_mem_limit(boot)
-        step_early_reservations(boot)
-        memreserve_first = boot.version < (6, 4)
-        dynamic_early = boot.version >= (6, 10)
-        if memreserve_first:
-            step_memreserve(boot)
-        step_static_children(boot)
-        if dynamic_early:
-            step_dynamic_children(boot)
-        if not memreserve_first:
-            step_memreserve(boot)
-        if not dynamic_early:
-            step_dynamic_children(boot)
-        step_node_init(boot)
-        step_kernel_allocations(boot)
-    if boot.memblock is not None or mm.boot.crashkernel or mm.iomem:
-        step_crashkernel(boot) if boot.memblock is not None else _crash_without_ram(boot)
+        boot = _replay_regions(mm, log, kernel_tuple(mm.kernel))
+        if kernel_assumed:
+            boot.findings.append(_version_differences(mm, log, boot))
+    if boot.memblock is not None:
+        step_crashkernel(boot)
+    elif mm.boot.crashkernel or mm.iomem:
+        _crash_without_ram(boot)
     _finish_states(boot)
     regions = list(boot.regions.values())
     # "unplaced" said before the replay no longer holds for regions it placed
@@ -640,7 +694,6 @@ def replay(mm: MemoryMap, log: BootLog | None = None) -> MemoryMap:
 
 def _crash_without_ram(boot: _Boot) -> None:
     """RAM unknown: crash kernel regions are only what iomem/dmesg observed."""
-    boot.memblock = None
     mm = boot.mm
     lines = sorted(_iomem_lines(mm, "Crash kernel").ranges, key=lambda r: r.start)
     main = lines[-1] if lines else (boot.log.crashkernel if boot.log else None)

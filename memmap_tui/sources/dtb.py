@@ -304,7 +304,9 @@ def _reserved_memory(blob: FdtBlob, ac: int, sc: int, kernel: str,
             "/reserved-memory: " + "; ".join(problems) +
             " — the kernel prints \"Reserved memory: unsupported node format, ignoring\" and ignores every child",
             "/reserved-memory"))
-    if len(parent.children) > MAX_RESERVED_REGIONS:
+    # reserved_mem[] is a fixed MAX_RESERVED_REGIONS array until 6.10, sized from the DT after
+    # (alloc_reserved_mem_array(), total_reserved_mem_cnt)
+    if len(parent.children) > MAX_RESERVED_REGIONS and kernel_tuple(kernel) < (6, 10):
         findings.append(Finding(Level.WARNING, "too-many-regions",
                                 f"{len(parent.children)} children: more than MAX_RESERVED_REGIONS "
                                 f"({MAX_RESERVED_REGIONS}); the kernel drops the rest", "/reserved-memory"))
