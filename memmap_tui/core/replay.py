@@ -33,6 +33,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from memmap_tui.core.arch import rules_for
 from memmap_tui.core.crashkernel import (
     CrashkernelError, CrashPlan, CrashRequest, CrashWindows, parse_request, place,
 )
@@ -62,26 +63,6 @@ class BootLog:
     crashkernel_line: str = ""
     crashkernel_failed: str = ""                                  # "cannot allocate crashkernel" line
     crashkernel_cma_mb: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ArchCrash:
-    """The crashkernel constants of one arch (arch/*/include/asm/crash_reserve.h)."""
-
-    align_bytes: int
-    low_max_cap_bytes: int        # 4 GiB (DMA32); arm64 lowers it to the DMA zone
-    high_max_bytes: int | None    # None: memblock_end_of_DRAM()
-    high_max_source: str
-    default_low_bytes: int        # DEFAULT_CRASH_KERNEL_LOW_SIZE
-    supports_cma: bool
-
-
-ARCH_CRASH = {
-    "arm64": ArchCrash(2 << 20, 1 << 32, 1 << 48, "PHYS_MASK + 1 (48-bit PA)", 128 << 20, False),
-    "riscv": ArchCrash(2 << 20, 1 << 32, None, "memblock_end_of_DRAM()", 128 << 20, False),
-    "loongarch": ArchCrash(2 << 20, 1 << 32, None, "memblock_end_of_DRAM()", 128 << 20, False),
-    "x86_64": ArchCrash(16 << 20, 1 << 32, 64 << 40, "64 TiB", 256 << 20, True),
-}
 
 
 @dataclass(slots=True)
@@ -385,9 +366,8 @@ def _window_of(windows: tuple[Range, ...], base: int) -> Range:
 
 
 def _cma_align(boot: _Boot) -> int:
-    """CMA_MIN_ALIGNMENT_BYTES = PAGE_SIZE << pageblock_order (2 MiB with 4 KiB pages)."""
-    page = boot.mm.page_size
-    return page * (page // 8)
+    """CMA_MIN_ALIGNMENT_BYTES (ArchRules.cma_min_alignment: 2 MiB with 4 KiB pages)."""
+    return rules_for(boot.mm.arch).cma_min_alignment(boot.mm.page_size)
 
 
 def step_node_init(boot: _Boot) -> None:
@@ -483,7 +463,7 @@ def crash_windows(boot: _Boot) -> CrashWindows:
     zone_sizes_init() → max_zone_phys(32)): min(4 GiB, end of DRAM); RAM starting above
     4 GiB makes it the end of DRAM. (A DT dma-ranges limit lowers it, e.g. 1 GiB on a
     Raspberry Pi 4: not read here — said in the source line.)"""
-    ac = ARCH_CRASH[boot.mm.arch]
+    cw = rules_for(boot.mm.arch).crash
     memory = boot.memblock.memory
     end = memory.end or 0
     start = memory.start or 0
@@ -491,13 +471,16 @@ def crash_windows(boot: _Boot) -> CrashWindows:
         if start > 0xFFFFFFFF:
             low_max, source = end, "arm64_dma_phys_limit = end of DRAM (RAM starts above 4 GiB)"
         else:
-            low_max = min(ac.low_max_cap_bytes, end)
+            low_max = min(cw.low_max_bytes, end)
             source = ("arm64_dma_phys_limit = max_zone_phys(32) = min(4 GiB, end of DRAM); "
                       "a DT dma-ranges limit would lower it")
     else:
-        low_max, source = min(ac.low_max_cap_bytes, end) if end else ac.low_max_cap_bytes, "4 GiB / end of DRAM"
-    high_max = ac.high_max_bytes if ac.high_max_bytes is not None else end
-    return CrashWindows(ac.align_bytes, low_max, source, high_max, ac.high_max_source, ac.default_low_bytes)
+        low_max, source = (min(cw.low_max_bytes, end) if end else cw.low_max_bytes), cw.low_max_source
+    if cw.high_max_bytes is None:
+        high_max, high_source = end, "memblock_end_of_DRAM()"
+    else:
+        high_max, high_source = cw.high_max_bytes, "arch constant (arm64: PHYS_MASK + 1, 48-bit PA)"
+    return CrashWindows(cw.align_bytes, low_max, source, high_max, high_source, cw.default_low_bytes)
 
 
 def step_crashkernel(boot: _Boot) -> None:
@@ -506,7 +489,7 @@ def step_crashkernel(boot: _Boot) -> None:
     predicted: iomem `Crash kernel` lines, then dmesg "crashkernel reserved:". A real iomem
     (with System RAM) without a `Crash kernel` line means nothing was reserved."""
     mm = boot.mm
-    ac = ARCH_CRASH[mm.arch]
+    rules = rules_for(mm.arch)
     ram_bytes = boot.memblock.memory.size_bytes if boot.memblock else None
     windows = crash_windows(boot) if boot.memblock else None
     cma_note = ""
@@ -514,7 +497,7 @@ def step_crashkernel(boot: _Boot) -> None:
         cma_note = step_default_cma(boot, windows.low_max_bytes)
     try:
         request = parse_request(mm.boot.crashkernel, ram_bytes,
-                                windows.default_low_bytes if windows else ac.default_low_bytes)
+                                windows.default_low_bytes if windows else rules.crash.default_low_bytes)
         parse_error = None
     except CrashkernelError as e:
         request, parse_error = None, str(e)
@@ -567,7 +550,7 @@ def step_crashkernel(boot: _Boot) -> None:
                   "crashkernel")
     if request and request.cma_bytes:
         plan = replace(plan, cma=(f"{exact_size(request.cma_bytes)} from CMA (crashkernel=,cma): not dumped"
-                                  if ac.supports_cma else
+                                  if rules.crashkernel_cma else
                                   f"crashkernel=,cma is X86/PPC only: a {mm.arch} kernel ignores it"))
     elif cma_note:
         plan = replace(plan, cma=cma_note)
