@@ -272,3 +272,20 @@ def test_replay_work_grows_linearly_with_carveouts(tmp_path, monkeypatch):
 
     small, big = work(400), work(1600)
     assert big <= 4.5 * small
+
+
+def test_rule10_smaller_rules(tmp_path):
+    """usable-memory-range caps RAM in a capture kernel's DTB
+    (early_init_dt_check_for_usable_mem_range()); the v1 /memreserve/ inherits the overlapping
+    entry's *effective* no_dump (!nomap && !reusable && prop), so a tagged CMA pool does not
+    drop the /memreserve/ inside it; memreserve-in-no-map is harmless only from 6.4."""
+    path = board(tmp_path, "", chosen="linux,usable-memory-range = <0 0x90000000 0 0x10000000>;")
+    mm, today, excl = run(path)
+    assert mm.ram.pairs == ((0x90000000, 0xA0000000),) and today == excl == 256 * MiB
+    path = board(tmp_path, 'cma@a0000000 { compatible = "shared-dma-pool"; reusable; linux,no-dump; '
+                           'reg = <0 0xa0000000 0 0x400000>; };', memreserve="/memreserve/ 0xa0000000 0x1000;")
+    loaded = load(Options(dtb=path))
+    res = evaluate(loaded.mm)
+    assert res["today"].dumped_bytes == GiB
+    assert res["no-dump-v1"].dumped_bytes == GiB          # tag ignored on reusable, memreserve kept
+    assert res["exclude-reserved"].dumped_bytes == GiB    # memreserve overlaps a CMA entry: kept

@@ -9,6 +9,7 @@ and an `evidence` line; crash kernel regions are rebuilt from `crashkernel=` and
 policies then run on this result.
 
 Order (DT arches; each step cites its kernel function):
+  0. usable-memory-range      early_init_dt_check_for_usable_mem_range() (capture kernel)
   1. mem=                     arm64_memblock_init() → memblock_mem_limit_remove_map()
   2. kernel image, initrd     arm64_memblock_init() memblock_reserve()s, before the DT scan
   3. /memreserve/ (< 6.4)     early_init_fdt_scan_reserved_mem(): scanned first until
@@ -154,6 +155,22 @@ def _iomem_refutes(boot: _Boot, region: Region) -> str | None:
 
 
 # -- the steps ---------------------------------------------------------------------
+
+def step_usable_memory_range(boot: _Boot) -> None:
+    """drivers/of/fdt.c early_init_dt_check_for_usable_mem_range(): in a capture kernel's DTB,
+    /chosen linux,usable-memory-range caps memblock.memory to its first range
+    (memblock_cap_memory_range()) and adds the others (the crashkernel low region,
+    memblock_add()). Before arm64_memblock_init(); iomem already shows the result."""
+    usable = boot.mm.boot.usable_memory_range
+    if not usable or boot.mm.ram_source in ("/proc/iomem", "vmcore"):
+        return
+    first, *rest = usable
+    memory = (boot.memblock.memory & RangeSet([first])) | RangeSet(rest)
+    boot.memblock = Memblock(memory=memory)
+    boot.ram = memory
+    boot.warn(Level.INFO, "usable-memory-range",
+              f"capture kernel DTB: linux,usable-memory-range limits RAM to {exact_size(memory.size_bytes)}", None)
+
 
 def step_mem_limit(boot: _Boot) -> None:
     """arch/arm64/mm/init.c arm64_memblock_init(): memblock_mem_limit_remove_map(memory_limit)
@@ -600,6 +617,7 @@ def _replay_regions(mm: MemoryMap, log: BootLog | None, version: tuple[int, int]
     """Steps 1–8 for one kernel version (DT arches with RAM known)."""
     boot = _Boot(mm=mm, log=log, version=version, memblock=Memblock(memory=mm.ram),
                  regions={r.id: r for r in mm.regions if r.kind is not RegionKind.CRASHKERNEL})
+    step_usable_memory_range(boot)
     step_mem_limit(boot)
     step_early_reservations(boot)
     memreserve_first = version < (6, 4)
