@@ -187,3 +187,21 @@ def test_replay_predicts_where_the_real_kernel_put_crashkernel_and_dynamic_pools
     assert "matches the replay's prediction" in doc["crashkernel"]["evidence"]
     assert not [f for f in doc["findings"] if f["code"] in ("replay-conflict", "crashkernel-predicted-differs")]
     assert {r["state"] for r in doc["regions"]} == {"observed"}
+
+
+def test_elf_bytes_adds_the_kernel_image_pt_load_and_keeps_dumped_bytes():
+    """crash_prepare_elf64_headers(…, need_kernel_map=true): a PT_LOAD for _text…_end on top of
+    the RAM PT_LOADs. `dumped_bytes` keeps meaning RAM only; `elf_bytes` is the whole-file
+    estimate: + the image (arm64 _text = `Kernel code` start − 64 KiB), + one page of headers,
+    + one page of notes."""
+    lines = list(_iomem_lines())
+    code = next(s for _, s, e, n in lines if n == "Kernel code")
+    data_end = next(e for _, s, e, n in lines if n == "Kernel data")
+    image = data_end - (code - (64 << 10))
+    assert image == 0x2010000   # 0x40200000 (2 MiB aligned _text) … 0x42210000
+    doc = _report()
+    for p, res in doc["policies"].items():
+        assert res["elf_bytes"] == res["dumped_bytes"] + image + 2 * 4096, p
+        assert "estimate" in res["elf_bytes_how"]
+    proc = run_cli("report", "--json", RSV_DTB)   # no iomem: the image extent is unknown
+    assert json.loads(proc.stdout)["policies"]["today"]["elf_bytes"] is None

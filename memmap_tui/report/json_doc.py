@@ -52,6 +52,9 @@ def build_report(mm: MemoryMap, *, write_speed_mbps: float,
             "savings_bytes": res.savings_bytes,
             "capture_seconds": (round(capture_seconds(res.dumped_bytes, write_speed_mbps), 3)
                                 if res.dumped_bytes is not None else None),
+            # whole /proc/vmcore size (RAM + kernel-image PT_LOAD + headers + notes), an estimate
+            "elf_bytes": res.elf.total_bytes if res.elf else None,
+            "elf_bytes_how": res.elf.how if res.elf else "unknown: no iomem Kernel code/data lines",
             "savings_seconds": round(capture_seconds(res.savings_bytes, write_speed_mbps), 3),
         }
     return {
