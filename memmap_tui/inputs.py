@@ -128,7 +128,8 @@ def load(options: Options) -> Loaded:
     # -- the boot replay (core/replay.py): states, failures, crashkernel placement ------
     mm = loaded.mm = replay(mm, boot_log(loaded.dmesg) if loaded.dmesg else None,
                             kernel_assumed=options.kernel is None
-                            and not any(f.code == "kernel-detected" for f in mm.findings))
+                            and not any(f.code == "kernel-detected" for f in mm.findings),
+                            dma_max_cpu_address=loaded.dtb.dma_max_cpu_address if loaded.dtb else None)
     _outside_ram(mm)
     mm.findings.extend(lint(mm))
     apply_toggles(mm, options.no_dump, options.dump)

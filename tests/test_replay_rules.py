@@ -289,3 +289,34 @@ def test_rule10_smaller_rules(tmp_path):
     assert res["today"].dumped_bytes == GiB
     assert res["no-dump-v1"].dumped_bytes == GiB          # tag ignored on reusable, memreserve kept
     assert res["exclude-reserved"].dumped_bytes == GiB    # memreserve overlaps a CMA entry: kept
+
+
+def test_rule2_low_max_follows_dt_dma_ranges_like_a_raspberry_pi_4(tmp_path):
+    """arm64 zone_sizes_init(): zone_dma_bits = min(32, fls64(of_dma_get_max_cpu_address())),
+    arm64_dma_phys_limit = max_zone_phys(bits) = CRASH_ADDR_LOW_MAX. A `soc` bus whose
+    dma-ranges reach only the first GiB (bcm2711) makes LOW_MAX 1 GiB: a plain crashkernel=
+    goes below 1 GiB, a ,high one above it with a 128 MiB low region below 1 GiB."""
+    def dts(args):
+        src = tmp_path / "rpi4.dts"
+        src.write_text(f"""/dts-v1/;
+/ {{ #address-cells = <2>; #size-cells = <1>;
+    memory@0 {{ device_type = "memory"; reg = <0 0 0x3b400000>, <0 0x40000000 0xbc000000>; }};
+    chosen {{ bootargs = "{args}"; }};
+    soc {{ compatible = "simple-bus"; #address-cells = <1>; #size-cells = <1>;
+          ranges = <0x7e000000 0 0xfe000000 0x1800000>;
+          dma-ranges = <0xc0000000 0 0x00000000 0x40000000>; }};
+}};
+""")
+        return src
+    mm, today, excl = run(dts("crashkernel=256M"))
+    w = mm.crashkernel.windows
+    assert w.low_max_bytes == 1 << 30 and "fls64(0x3fffffff)" in w.low_max_source
+    (ck,) = mm.region("crashkernel").ranges
+    assert ck.end <= 1 << 30 and not [r for r in mm.regions if r.id == "crashkernel-low"]
+    ram = 0x3B400000 + 0xBC000000
+    assert today == excl == ram - 256 * MiB
+    mm, today, excl = run(dts("crashkernel=256M,high"))
+    (ck,) = mm.region("crashkernel").ranges
+    (low,) = mm.region("crashkernel-low").ranges
+    assert ck.start >= 1 << 30 and low.end <= 1 << 30 and low.size_bytes == 128 * MiB
+    assert today == excl == ram - 256 * MiB - 128 * MiB

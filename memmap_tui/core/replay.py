@@ -79,6 +79,7 @@ class _Boot:
     ram: RangeSet | None = None
     crash: CrashPlan | None = None
     saved: Intervals = field(default_factory=Intervals)    # dynamic reserved_mem[] entries so far
+    dma_max_cpu_address: int | None = None                  # DT dma-ranges limit (arm64 ZONE_DMA)
     _lines: dict[tuple[str, bool | None], RangeSet] = field(default_factory=dict)
 
     def iomem(self, name: str, top: bool | None = None) -> RangeSet:
@@ -476,21 +477,21 @@ def step_default_cma(boot: _Boot, low_max: int) -> str:
 
 
 def crash_windows(boot: _Boot) -> CrashWindows:
-    """CRASH_ADDR_LOW_MAX on arm64 is arm64_dma_phys_limit (arch/arm64/mm/init.c
-    zone_sizes_init() → max_zone_phys(32)): min(4 GiB, end of DRAM); RAM starting above
-    4 GiB makes it the end of DRAM. (A DT dma-ranges limit lowers it, e.g. 1 GiB on a
-    Raspberry Pi 4: not read here — said in the source line.)"""
+    """CRASH_ADDR_LOW_MAX on arm64 is arm64_dma_phys_limit (arch/arm64/mm/init.c 6.1
+    zone_sizes_init(): zone_dma_bits = min(32, fls64(of_dma_get_max_cpu_address(NULL)));
+    max_zone_phys()): 1 GiB on a Raspberry Pi (dma-ranges), else min(4 GiB, end of DRAM),
+    or the end of DRAM when RAM starts above 4 GiB."""
     cw = rules_for(boot.mm.arch).crash
     memory = boot.memblock.memory
     end = memory.end or 0
     start = memory.start or 0
     if boot.mm.arch == "arm64":
-        if start > 0xFFFFFFFF:
-            low_max, source = end, "arm64_dma_phys_limit = end of DRAM (RAM starts above 4 GiB)"
-        else:
-            low_max = min(cw.low_max_bytes, end)
-            source = ("arm64_dma_phys_limit = max_zone_phys(32) = min(4 GiB, end of DRAM); "
-                      "a DT dma-ranges limit would lower it")
+        dt = boot.dma_max_cpu_address
+        bits = min(32, dt.bit_length() if dt is not None else 64)
+        low_max = _max_zone_phys(bits, start, end)
+        source = (f"arm64_dma_phys_limit = max_zone_phys({bits}) (zone_sizes_init(): min(32, "
+                  + (f"fls64({dt:#x}) from DT dma-ranges" if dt is not None else "no DT dma-ranges")
+                  + "), capped at the end of DRAM)")
     else:
         low_max, source = (min(cw.low_max_bytes, end) if end else cw.low_max_bytes), cw.low_max_source
     if cw.high_max_bytes is None:
@@ -498,6 +499,16 @@ def crash_windows(boot: _Boot) -> CrashWindows:
     else:
         high_max, high_source = cw.high_max_bytes, "arch constant (arm64: PHYS_MASK + 1, 48-bit PA)"
     return CrashWindows(cw.align_bytes, low_max, source, high_max, high_source, cw.default_low_bytes)
+
+
+def _max_zone_phys(zone_bits: int, dram_start: int, dram_end: int) -> int:
+    """arch/arm64/mm/init.c max_zone_phys() (6.1)."""
+    zone_mask = (1 << zone_bits) - 1
+    if dram_start > 0xFFFFFFFF:
+        zone_mask = (1 << 64) - 1
+    elif dram_start > zone_mask:
+        zone_mask = 0xFFFFFFFF
+    return min(zone_mask, dram_end - 1) + 1
 
 
 def step_crashkernel(boot: _Boot) -> None:
@@ -664,7 +675,8 @@ def _version_differences(mm: MemoryMap, log: BootLog | None, main: _Boot) -> Fin
                    + "; ".join(diffs) + " (give --kernel or --dmesg)")
 
 
-def replay(mm: MemoryMap, log: BootLog | None = None, *, kernel_assumed: bool = False) -> MemoryMap:
+def replay(mm: MemoryMap, log: BootLog | None = None, *, kernel_assumed: bool = False,
+           dma_max_cpu_address: int | None = None) -> MemoryMap:
     """Run the arch's ordered steps; return the replayed map (the input is not changed)."""
     if mm.arch == "x86_64" or not mm.ram_known:
         boot = _Boot(mm=mm, log=log, version=kernel_tuple(mm.kernel), memblock=None,
@@ -680,6 +692,7 @@ def replay(mm: MemoryMap, log: BootLog | None = None, *, kernel_assumed: bool = 
         boot = _replay_regions(mm, log, kernel_tuple(mm.kernel))
         if kernel_assumed:
             boot.findings.append(_version_differences(mm, log, boot))
+    boot.dma_max_cpu_address = dma_max_cpu_address
     if boot.memblock is not None:
         step_crashkernel(boot)
     elif mm.boot.crashkernel or mm.iomem:

@@ -53,6 +53,7 @@ class DtbInfo:
     findings: list[Finding] = field(default_factory=list)
     reserved_memory_ok: bool = True
     compiled_from: str | None = None  # the .dts path when we ran dtc
+    dma_max_cpu_address: int | None = None  # of_dma_get_max_cpu_address(NULL); None: no dma-ranges
 
     @property
     def memory(self) -> RangeSet:
@@ -150,7 +151,79 @@ def decode_dtb(blob: FdtBlob, *, path: str = "<dtb>", kernel: str = "7.2") -> Dt
     info.regions = _reserved_memory(blob, addr_cells, size_cells, kernel, labels, info)
     _memory_region_users(blob, info.regions)
     info.regions += _memreserve(blob, info.boot, findings)
+    info.dma_max_cpu_address = dma_max_cpu_address(root)
     return info
+
+
+def _cells_of(node: FdtNode, parents: dict[int, FdtNode], prop: str) -> int:
+    """of_n_addr_cells()/of_n_size_cells() of a bus node: its own, else an ancestor's, else 1."""
+    while node is not None:
+        raw = node.props.get(prop)
+        if raw is not None and len(raw) == 4:
+            return prop_u32(raw)
+        node = parents.get(id(node))
+    return 1
+
+
+def _dma_to_cpu(addr: int, bus: FdtNode, parents: dict[int, FdtNode]) -> int | None:
+    """of_translate_dma_address(): an address on `bus` up through each ancestor's dma-ranges
+    (missing or empty = 1:1; no matching entry = untranslatable) until the root."""
+    while id(bus) in parents:
+        raw = bus.props.get("dma-ranges")
+        if raw:
+            na = _cells_of(bus, parents, "#address-cells")
+            pna = _cells_of(parents[id(bus)], parents, "#address-cells")
+            ns = _cells_of(bus, parents, "#size-cells")
+            try:
+                cells = prop_cells(raw)
+            except FdtError:
+                return None
+            width = na + pna + ns
+            for i in range(0, len(cells) - width + 1, width):
+                child = cells_to_int(cells[i:i + na])
+                parent = cells_to_int(cells[i + na:i + na + pna])
+                size = cells_to_int(cells[i + na + pna:i + width])
+                if child <= addr < child + size:
+                    addr = addr - child + parent
+                    break
+            else:
+                return None
+        bus = parents[id(bus)]
+    return addr
+
+
+def dma_max_cpu_address(root: FdtNode) -> int | None:
+    """drivers/of/address.c of_dma_get_max_cpu_address(NULL): the lowest, over every available
+    node with dma-ranges, of the highest CPU address its ranges reach. arm64 zone_sizes_init()
+    turns it into zone_dma_bits (1 GiB on a Raspberry Pi 4). Iterative: deep trees are fine."""
+    parents: dict[int, FdtNode] = {}
+    best = None
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        raw = node.props.get("dma-ranges")
+        if raw and id(node) in parents:
+            parent = parents[id(node)]
+            na = _cells_of(node, parents, "#address-cells")
+            pna = _cells_of(parent, parents, "#address-cells")
+            ns = _cells_of(node, parents, "#size-cells")
+            try:
+                cells = prop_cells(raw)
+            except FdtError:
+                cells = []
+            width = na + pna + ns
+            cpu_end = 0
+            for i in range(0, len(cells) - width + 1, width):
+                size = cells_to_int(cells[i + na + pna:i + width])
+                cpu = _dma_to_cpu(cells_to_int(cells[i + na:i + na + pna]), parent, parents)
+                if cpu is not None and size and cpu + size - 1 > cpu_end:
+                    cpu_end = cpu + size - 1
+            best = cpu_end if best is None else min(best, cpu_end)
+        for child in node.children:
+            if _is_available(child):
+                parents[id(child)] = node
+                stack.append(child)
+    return best
 
 
 def _memory_region_users(blob: FdtBlob, regions: list[Region]) -> None:
