@@ -205,3 +205,26 @@ def test_elf_bytes_adds_the_kernel_image_pt_load_and_keeps_dumped_bytes():
         assert "estimate" in res["elf_bytes_how"]
     proc = run_cli("report", "--json", RSV_DTB)   # no iomem: the image extent is unknown
     assert json.loads(proc.stdout)["policies"]["today"]["elf_bytes"] is None
+
+
+def test_run1_initrd_collision_is_predicted_from_the_dtb_alone(tmp_path):
+    """boot/README.md run 1: firmware@48000000 (no-map) on QEMU's initrd at 0x48000000. The
+    kernel printed "failed to reserve memory for node 'firmware@48000000'" and the range stayed
+    System RAM. From the booted DTB alone (dtc decompiles it, the node is moved back to
+    0x48000000) `check` now says so: arm64_memblock_init() reserved the initrd first, so
+    early_init_dt_reserve_memory() refuses the no-map with -EBUSY and the 4 MiB stay dumped."""
+    import subprocess
+    from conftest import CORPUS
+    dts = subprocess.run(["dtc", "-q", "-I", "dtb", "-O", "dts",
+                          str(CORPUS / "dtb/qemu/virt-aarch64-1G-rsv.as-booted.dtb")],
+                         capture_output=True, text=True, check=True).stdout
+    src = tmp_path / "run1.dts"
+    src.write_text(dts.replace("4c000000", "48000000"))
+    proc = run_cli("check", "--json", src)
+    findings = json.loads(proc.stdout)["results"][0]["findings"]
+    ebusy = [f for f in findings if f["code"] == "no-map-ebusy"]
+    assert ebusy and ebusy[0]["id"] == "/reserved-memory/firmware@48000000"
+    assert "overlaps the initrd" in ebusy[0]["message"] and "stays in the vmcore" in ebusy[0]["message"]
+    doc = json.loads(run_cli("report", "--json", src, "--kernel", "6.1").stdout)
+    fw = {r["id"]: r for r in doc["regions"]}["/reserved-memory/firmware@48000000"]
+    assert fw["state"] == "failed" and fw["dumped"]["today"] == 4 << 20
