@@ -5,12 +5,11 @@ from the kernel rule it checks (dtc compiles it), asserting the bytes `today` an
 
 from __future__ import annotations
 
-import json
 import re
 
 import pytest
 
-from conftest import needs_dtc, run_cli
+from conftest import needs_dtc
 from memmap_tui.core.policy import evaluate
 from memmap_tui.inputs import Options, load
 from memmap_tui.sources.dmesg import parse_dmesg

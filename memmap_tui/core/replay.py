@@ -36,7 +36,7 @@ from dataclasses import dataclass, field, replace
 
 from memmap_tui.core.arch import rules_for
 from memmap_tui.core.crashkernel import (
-    CrashkernelError, CrashPlan, CrashRequest, CrashWindows, parse_request, place,
+    CrashkernelError, CrashPlan, CrashWindows, parse_request, place,
 )
 from memmap_tui.core.memblock import ALLOC_ANYWHERE, Intervals, Memblock
 from memmap_tui.core.model import Finding, Level, MemoryMap, Region, RegionKind
@@ -616,10 +616,13 @@ def _finish_states(boot: _Boot) -> None:
                          evidence=f"{refuted}: the kernel did not keep it (replay expected: {region.evidence})")
                 boot.warn(Level.WARNING, "replay-conflict",
                           f"{region.name}: the replay expected it reserved but {refuted}", region.id)
-        elif region.state == FAILED and region.placed and _observed(boot, region) and not region.disabled:
+        elif region.state == FAILED and region.placed and not (region.disabled or region.ignored) \
+                and not (boot.log and region.name in boot.log.failures) and (seen := _observed(boot, region)):
+            boot.set(region.id, failed=False, state=OBSERVED,
+                     evidence=f"{seen} (the replay expected a failure: {region.evidence})")
             boot.warn(Level.WARNING, "replay-conflict",
                       f"{region.name}: the replay expected a failure ({region.evidence}) but the kernel "
-                      "shows it reserved", region.id)
+                      "shows it reserved; the observation wins", region.id)
         elif region.state not in STATES or (region.state == UNKNOWN and not region.evidence):
             boot.set(region.id, state=UNKNOWN, evidence="not replayed")
 

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from memmap_tui.core.model import BootInfo, Finding, Level, Region, RegionKind
 from memmap_tui.core.ranges import Range, RangeSet
 from memmap_tui.core.replay import kernel_tuple
-from memmap_tui.core.units import exact_size
 from memmap_tui.sources.errors import InputError
 from memmap_tui.sources.fdt_blob import (
     FdtBlob, FdtError, FdtNode, cells_to_int, describe_prop, parse_fdt, prop_cells,
@@ -27,8 +26,6 @@ from memmap_tui.sources.fdt_blob import (
 # Root defaults when #address-cells / #size-cells are absent (OF_ROOT_NODE_*_CELLS_DEFAULT).
 ROOT_ADDR_CELLS_DEFAULT = 1
 ROOT_SIZE_CELLS_DEFAULT = 1
-# CMA regions must be pageblock aligned (CMA_MIN_ALIGNMENT_BYTES; 2 MiB on arm64/4 KiB pages).
-CMA_MIN_ALIGNMENT_BYTES = 2 << 20
 MAX_RESERVED_REGIONS = 64
 STRICT_BINDINGS = ("shared-dma-pool", "restricted-dma-pool")
 
