@@ -132,8 +132,9 @@ def _observed(boot: _Boot, region: Region) -> str | None:
         return f"placed by {region.placement_source}"
     if boot.log and region.name in boot.log.placed:
         return f"dmesg: {boot.log.placed[region.name]}"
-    if boot.mm.arch in ("arm64", "loongarch") and boot.mm.iomem and region.ranges:
-        name = "reserved" if boot.mm.arch == "arm64" else "Reserved"
+    rules = rules_for(boot.mm.arch)
+    name = rules.iomem_nomap if region.no_map else rules.iomem_reserved
+    if name and boot.mm.iomem and region.ranges:
         lines = boot.iomem(name, True if region.no_map else None)
         if not (region.ranges - lines):
             kind = "top-level (NOMAP)" if region.no_map else "a"
@@ -142,13 +143,15 @@ def _observed(boot: _Boot, region: Region) -> str | None:
 
 
 def _iomem_refutes(boot: _Boot, region: Region) -> str | None:
-    """arm64 iomem shows every memblock.reserved range as `reserved`
-    (reserve_memblock_reserved_regions()) and NOMAP memory as top-level `reserved`:
-    RAM of a region with no such line was not reserved at boot."""
-    if boot.mm.arch != "arm64" or not region.ranges or not boot.iomem("System RAM", True):
+    """arm64 (and loongarch) iomem shows every memblock.reserved range as a `reserved` line
+    (reserve_memblock_reserved_regions()) and NOMAP memory as a top-level one (ArchRules
+    iomem_reserved / iomem_nomap): RAM of a region with no such line was not reserved."""
+    rules = rules_for(boot.mm.arch)
+    name = rules.iomem_nomap if region.no_map else rules.iomem_reserved
+    ram = boot.iomem(rules.iomem_ram, True)
+    if not name or not region.ranges or not ram:
         return None
-    ram = boot.iomem("System RAM", True)
-    lines = boot.iomem("reserved", True if region.no_map else None)
+    lines = boot.iomem(name, True if region.no_map else None)
     bare = (region.ranges & ram) - lines
     if bare:
         return f"iomem: {kernel_mem(bare.ranges[0])} is plain System RAM"
@@ -451,9 +454,9 @@ def step_kernel_allocations(boot: _Boot) -> None:
         map_size = -(-(section // 4096) * STRUCT_PAGE_BYTES // (2 << 20)) * (2 << 20)
         if sections and len(sections) <= 1 << 20:
             mb.phys_alloc_range(len(sections) * map_size, map_size, 0, ALLOC_ANYWHERE)
-    if boot.mm.arch in ("arm64", "loongarch"):
-        name = "reserved" if boot.mm.arch == "arm64" else "Reserved"
-        for rng in _iomem_lines(boot.mm, name):
+    name = rules_for(boot.mm.arch).iomem_reserved
+    if name:
+        for rng in boot.iomem(name):
             mb.reserve(rng)
 
 
