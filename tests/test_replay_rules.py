@@ -319,3 +319,19 @@ def test_rule2_low_max_follows_dt_dma_ranges_like_a_raspberry_pi_4(tmp_path):
     (low,) = mm.region("crashkernel-low").ranges
     assert ck.start >= 1 << 30 and low.end <= 1 << 30 and low.size_bytes == 128 * MiB
     assert today == excl == ram - 256 * MiB - 128 * MiB
+
+
+def test_rule3_alloc_in_range_keeps_allocations_next_to_saved_regions(tmp_path):
+    """__reserved_mem_alloc_in_range(): an alloc-range that starts at the end of a saved
+    reserved_mem[] entry is allocated bottom-up (next to it), otherwise top-down. Before 6.10
+    static nodes are already saved when dynamic ones are placed; from 6.10 only earlier
+    dynamic ones; before 6.5 there is no heuristic."""
+    path = board(tmp_path, "fw@90000000 { reg = <0 0x90000000 0 0x100000>; };"
+                           "dyn { size = <0 0x100000>; alloc-ranges = <0 0x90100000 0 0x1000000>; };")
+    where = {}
+    for kernel in ("6.1", "6.6", "7.2"):
+        mm, today, excl = run(path, kernel=kernel)
+        (placed,) = mm.region("/reserved-memory/dyn").ranges
+        where[kernel] = placed.start
+        assert today == GiB and excl == GiB - 2 * MiB
+    assert where == {"6.1": 0x91000000, "6.6": 0x90100000, "7.2": 0x91000000}

@@ -78,7 +78,7 @@ class _Boot:
     findings: list[Finding] = field(default_factory=list)
     ram: RangeSet | None = None
     crash: CrashPlan | None = None
-    saved: Intervals = field(default_factory=Intervals)    # dynamic reserved_mem[] entries so far
+    saved: Intervals = field(default_factory=Intervals)    # reserved_mem[] entries saved so far
     dma_max_cpu_address: int | None = None                  # DT dma-ranges limit (arm64 ZONE_DMA)
     _lines: dict[tuple[str, bool | None], RangeSet] = field(default_factory=dict)
 
@@ -283,6 +283,9 @@ def step_static_children(boot: _Boot) -> None:
             boot.set(region.id, state=PREDICTED,
                      evidence=("early_init_dt_reserve_memory(): memblock_mark_nomap()" if region.no_map
                                else "early_init_dt_reserve_memory(): memblock_reserve()"))
+        if done and boot.version < (6, 10) and boot.version != (7, 1):
+            # __reserved_mem_reserve_reg() saves the node (its first entry) right away
+            boot.saved.add(region.reg[0].start, region.reg[0].end)
 
 
 def _holder(boot: _Boot, rng: Range, region: Region) -> str:
@@ -308,13 +311,15 @@ def _failed_evidence(boot: _Boot, region: Region) -> str:
 
 
 def _alloc_in_range(boot: _Boot, size: int, align: int, rng: Range) -> tuple[int | None, str]:
-    """__reserved_mem_alloc_in_range() (6.10+): bottom-up when the range starts next to a
-    region saved so far, top-down when it ends next to one, else memblock's default
-    (top-down). Before 6.10 plain early_init_dt_alloc_reserved_memory_arch()."""
+    """__reserved_mem_alloc_in_range() (patch "of: reserved_mem: Try to keep range allocations
+    contiguous", 2023-06, modelled from 6.5): bottom-up when the range starts inside or at the
+    end of a reserved_mem[] entry saved so far, top-down when it ends inside or at the start of
+    one, else memblock's default (top-down). Saved so far: the static single-entry nodes and
+    earlier dynamic ones before 6.10, only earlier dynamic ones from 6.10. Before 6.5 plain
+    early_init_dt_alloc_reserved_memory_arch()."""
     mb = boot.memblock
     bottom_up = top_down = False
-    if boot.version >= (6, 10):
-        # reserved_mem[] holds only the dynamic regions saved so far at this point
+    if boot.version >= (6, 5):
         bottom_up, top_down = boot.saved.holding(rng.start), boot.saved.holding(rng.end)
     mb.bottom_up = bottom_up if bottom_up != top_down else False
     direction = "bottom-up" if mb.bottom_up else "top-down"
