@@ -4,9 +4,10 @@ ELF headers + notes. `dumped_bytes` keeps its meaning (RAM PT_LOAD bytes only).
 kernel/crash_core.c crash_prepare_elf64_headers(cmem, need_kernel_map, …): arm64, riscv,
 loongarch and x86_64 kexec_file pass need_kernel_map = true and add a PT_LOAD for
 _text … _end (duplicating bytes already in a RAM PT_LOAD); kexec-tools builds the same from
-iomem `Kernel code` / `Kernel data`. In the capture kernel fs/proc/vmcore.c merges every
-PT_NOTE into one and page-aligns the header block and the note block (mmap support), and
-rounds each PT_LOAD out to whole pages.
+iomem `Kernel code` / `Kernel data`. In the capture kernel fs/proc/vmcore.c
+merge_note_headers_elf64() merges every PT_NOTE into one and rounds the header block and the
+note block up to PAGE_SIZE; process_ptload_program_headers_elf64() rounds each PT_LOAD out to
+whole pages; get_vmcore_size() adds them up.
 """
 
 from __future__ import annotations
