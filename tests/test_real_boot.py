@@ -181,6 +181,8 @@ def test_replay_predicts_where_the_real_kernel_put_crashkernel_and_dynamic_pools
         for rid in ("/reserved-memory/video-pool", "/reserved-memory/dyn-cma-pool"):
             assert by_id[rid]["state"] == "predicted"
             assert by_id[rid]["ranges"][0]["start"] in pools.values()
+        said = [f["message"] for f in doc["findings"] if f["code"] == "replay-assumptions"]
+        assert said and "struct page array 16 MiB" in said[0] and "kernel image" in said[0]
     # with the real iomem the crash kernel is observed and the replay agrees with it
     doc = _report()
     assert doc["crashkernel"]["state"] == "observed"

@@ -80,6 +80,7 @@ class _Boot:
     crash: CrashPlan | None = None
     saved: Intervals = field(default_factory=Intervals)    # reserved_mem[] entries saved so far
     dma_max_cpu_address: int | None = None                  # DT dma-ranges limit (arm64 ZONE_DMA)
+    assumptions: list[str] = field(default_factory=list)   # what the predictions take for granted
     _lines: dict[tuple[str, bool | None], RangeSet] = field(default_factory=dict)
 
     def iomem(self, name: str, top: bool | None = None) -> RangeSet:
@@ -202,6 +203,8 @@ def step_early_reservations(boot: _Boot) -> None:
     data = _iomem_lines(boot.mm, "Kernel data")
     if code and data:
         mb.reserve(Range(code.start, data.end))
+    else:
+        boot.assumptions.append("the kernel image's address is unknown (no iomem Kernel code/data): not reserved")
     initrd = boot.mm.boot.initrd
     if initrd:
         page = boot.mm.page_size
@@ -459,6 +462,10 @@ def step_kernel_allocations(boot: _Boot) -> None:
         map_size = -(-(section // 4096) * STRUCT_PAGE_BYTES // (2 << 20)) * (2 << 20)
         if sections and len(sections) <= 1 << 20:
             mb.phys_alloc_range(len(sections) * map_size, map_size, 0, ALLOC_ANYWHERE)
+            boot.assumptions.append(f"struct page array {exact_size(len(sections) * map_size)} top-down "
+                                    "(64-byte struct page, 128 MiB sections, one NUMA node)")
+    else:
+        boot.assumptions.append("the struct page array is not modelled for this arch/page size")
     name = rules_for(boot.mm.arch).iomem_reserved
     if name:
         for rng in boot.iomem(name):
@@ -474,6 +481,7 @@ def step_default_cma(boot: _Boot, low_max: int) -> str:
         return "default CMA: the DT linux,cma-default pool"
     spec = boot.mm.boot.cma_cmdline
     if spec is None:
+        boot.assumptions.append("default CMA size (CONFIG_CMA_SIZE_MBYTES) unknown: assumed 0")
         return "default CMA: CONFIG_CMA_SIZE_MBYTES unknown, assumed 0"
     try:
         size = memparse(spec.split("@")[0].split(",")[0])
@@ -709,6 +717,10 @@ def replay(mm: MemoryMap, log: BootLog | None = None, *, kernel_assumed: bool = 
     elif mm.boot.crashkernel or mm.iomem:
         _crash_without_ram(boot)
     _finish_states(boot)
+    if boot.assumptions and any(r.state == PREDICTED and r.placement_source == "replay"
+                                for r in boot.regions.values()):
+        boot.warn(Level.INFO, "replay-assumptions",
+                  "predicted placements assume: " + "; ".join(boot.assumptions), None)
     regions = list(boot.regions.values())
     # "unplaced" said before the replay no longer holds for regions it placed
     placed = {r.id for r in regions if r.placed}
