@@ -3,8 +3,9 @@
 Input: the assembled `MemoryMap` (DT regions decoded, RAM decided, placements the logs
 gave already applied) and a `BootLog` (what dmesg said). Output: a new `MemoryMap`
 (`dataclasses.replace`, no Region is mutated) in which every region has a `state` —
-`observed` (dmesg / iomem said so), `predicted` (the replay placed or accepted it),
-`failed` (the kernel refuses it or frees it again; the evidence says why) or `unknown` —
+`observed` (dmesg / iomem show it reserved), `predicted` (the replay placed or accepted it),
+`failed` (not reserved: the kernel refuses it or frees it again, predicted or logged — the
+evidence says which and why) or `unknown` —
 and an `evidence` line; crash kernel regions are rebuilt from `crashkernel=` and the
 policies then run on this result.
 
@@ -423,7 +424,7 @@ def step_node_init(boot: _Boot) -> None:
                 boot.memblock.clear_nomap(rng)
             else:
                 boot.memblock.phys_free(rng)
-        boot.set(region.id, failed=True, cma=False, state=OBSERVED if logged else FAILED,
+        boot.set(region.id, failed=True, cma=False, state=FAILED,
                  evidence=evidence)
         code = "cma-cmdline" if reason and "-EBUSY" in reason else "init-failed"
         boot.warn(Level.WARNING, code,
@@ -587,7 +588,7 @@ def step_crashkernel(boot: _Boot) -> None:
             (mm.iomem and _iomem_has_ram(mm)) or (log and log.crashkernel_failed)):
         why = (f"dmesg: {log.crashkernel_failed}" if log and log.crashkernel_failed
                else "/proc/iomem has no `Crash kernel` line")
-        plan = replace(plan, state=FAILED if not log or not log.crashkernel_failed else OBSERVED,
+        plan = replace(plan, state=FAILED,
                        result=None, low=None, evidence=f"{why}: nothing was reserved")
         boot.warn(Level.WARNING, "crashkernel-missing",
                   f"bootargs ask for crashkernel ({request.source}) but none was reserved ({why})",
@@ -628,7 +629,7 @@ def _finish_states(boot: _Boot) -> None:
             elif seen:
                 boot.set(region.id, state=OBSERVED, evidence=f"{seen} (replay: {region.evidence})")
             elif refuted:
-                boot.set(region.id, failed=True, cma=False, state=OBSERVED,
+                boot.set(region.id, failed=True, cma=False, state=FAILED,
                          evidence=f"{refuted}: the kernel did not keep it (replay expected: {region.evidence})")
                 boot.warn(Level.WARNING, "replay-conflict",
                           f"{region.name}: the replay expected it reserved but {refuted}", region.id)
@@ -701,10 +702,11 @@ def replay(mm: MemoryMap, log: BootLog | None = None, *, kernel_assumed: bool = 
         boot = _Boot(mm=mm, log=log, version=kernel_tuple(mm.kernel), memblock=None,
                      regions={r.id: r for r in mm.regions if r.kind is not RegionKind.CRASHKERNEL})
         for r in list(boot.regions.values()):
-            seen = _observed(boot, r) if r.placed else None
-            boot.set(r.id, state=OBSERVED if seen else FAILED if r.failed else UNKNOWN,
-                     evidence=seen or ("RAM unknown: the boot cannot be replayed" if not mm.ram_known
-                                       else "x86_64: no DT replay"))
+            why = _skip_reason(boot, r) or (_failed_evidence(boot, r) if r.failed else None)
+            seen = None if why or not r.placed else _observed(boot, r)
+            boot.set(r.id, state=FAILED if why else OBSERVED if seen else UNKNOWN,
+                     evidence=why or seen or ("RAM unknown: the boot cannot be replayed" if not mm.ram_known
+                                              else "x86_64: no DT replay"))
         if mm.ram_known:
             boot.memblock = Memblock(memory=mm.ram)
     else:
