@@ -12,17 +12,15 @@ from bisect import bisect_left, insort
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Callable
 
-from memmap_tui.core.arch import (ARCHES, CRASH_CMA, CRASH_KERNEL_LINE, CRASH_LOW_RES, CRASH_RES,
-                                  DEFAULT_ARCH, DEFAULT_LOADER, LOADERS, is_iomem_nomap, is_iomem_ram,
-                                  rules_for)
+from memmap_tui.core.arch import ARCHES, DEFAULT_ARCH, DEFAULT_LOADER, LOADERS, is_iomem_nomap, is_iomem_ram, rules_for
 from memmap_tui.core.coverage import Coverage
-from memmap_tui.core.crashkernel import CrashkernelError, parse_crashkernel
 from memmap_tui.core.lint import lint
 from memmap_tui.core.model import Finding, Level, MemoryMap, Region, RegionKind
 from memmap_tui.core.policy import TOGGLE_WHY, ToggleEffect, toggle_effect
 from memmap_tui.core.ranges import Range, RangeSet
+from memmap_tui.core.replay import replay
 from memmap_tui.core.units import exact_size, kernel_mem, memparse_prefix
-from memmap_tui.sources.dmesg import DmesgInfo, load_dmesg
+from memmap_tui.sources.dmesg import DmesgInfo, boot_log, load_dmesg
 from memmap_tui.sources.dtb import DtbInfo, kernel_tuple
 from memmap_tui.sources.errors import InputError
 from memmap_tui.sources.iomem import IomemInfo, load_iomem
@@ -93,7 +91,7 @@ def load(options: Options) -> Loaded:
                    page_size=rules_for(options.arch).default_page_size)
     loaded = Loaded(mm=mm, options=options)
     for step in ASSEMBLY:
-        step(mm, loaded)
+        step(loaded.mm, loaded)   # a step may replace the model (the replay does)
     return loaded
 
 
@@ -165,6 +163,16 @@ def _read_inputs(mm: MemoryMap, loaded: Loaded) -> None:
     mm.inputs = {k: mm.inputs[k] for k in order if k in mm.inputs}
 
 
+def _replay(mm: MemoryMap, loaded: Loaded) -> None:
+    """The boot replay (core/replay.py): states, failures, crashkernel placement. It returns
+    a new model; later steps read `loaded.mm`."""
+    options = loaded.options
+    loaded.mm = replay(mm, boot_log(loaded.dmesg) if loaded.dmesg else None,
+                       kernel_assumed=options.kernel is None
+                       and not any(f.code == "kernel-detected" for f in mm.findings),
+                       dma_max_cpu_address=loaded.dtb.dma_max_cpu_address if loaded.dtb else None)
+
+
 def _lint(mm: MemoryMap, loaded: Loaded) -> None:
     mm.findings.extend(lint(mm))
 
@@ -208,21 +216,6 @@ def _detect_kernel(mm: MemoryMap, loaded: Loaded) -> None:
 # -- assembly: each step reads the model so far and replaces what it decides ---------
 # A Region is changed only by dataclasses.replace() of its slot in mm.regions, so a
 # step never edits an object another view may already hold.
-
-def _cma_cmdline(mm: MemoryMap, loaded: Loaded) -> None:
-    """`cma=` on the command line: rmem_cma_setup() returns -EBUSY for a `linux,cma-default`
-    node, which is then not reserved at all (the cmdline area replaces it)."""
-    if mm.boot.cma_cmdline is None:
-        return
-    for i, region in enumerate(mm.regions):
-        if region.cma_default and region.reusable and region.reserves_memory:
-            mm.regions[i] = replace(
-                region, failed=True, cma=False,
-                notes=region.notes + (f"cma={mm.boot.cma_cmdline} on the command line: the default CMA "
-                                      "node is not reserved (-EBUSY); the cmdline CMA area replaces it",))
-            mm.findings.append(Finding(Level.WARNING, "cma-cmdline",
-                                       f"{region.name}: cma={mm.boot.cma_cmdline} overrides this "
-                                       "linux,cma-default pool; it stays plain RAM", region.id))
 
 
 def _iomem_ram(mm: MemoryMap) -> RangeSet:
@@ -410,58 +403,6 @@ def _check_failures_against_iomem(mm: MemoryMap, loaded: Loaded) -> None:
                                        "the kernel did not reserve it", region.id))
 
 
-def _crashkernel(mm: MemoryMap, loaded: Loaded) -> None:
-    dmesg = loaded.dmesg
-    rules = rules_for(mm.arch)
-    lines = sorted(e.range for e in mm.iomem if e.name == CRASH_KERNEL_LINE)   # any depth
-    try:
-        specs = parse_crashkernel(mm.boot.crashkernel, mm.ram.size_bytes if mm.ram_known else None, mm.arch)
-    except (CrashkernelError, ValueError) as e:
-        mm.findings.append(Finding(Level.WARNING, "crashkernel-parse", f"crashkernel=: {e}", CRASH_RES))
-        specs = []
-    placed: dict[str, tuple[Range, str]] = {}
-    if lines:
-        # crashk_low_res is the lower of two "Crash kernel" lines.
-        if len(lines) >= 2:
-            placed[CRASH_LOW_RES] = (lines[0], "iomem")
-            placed[CRASH_RES] = (lines[-1], "iomem")
-        else:
-            placed[CRASH_RES] = (lines[0], "iomem")
-    if dmesg:
-        if dmesg.crashkernel and CRASH_RES not in placed:
-            placed[CRASH_RES] = (dmesg.crashkernel, "dmesg")
-        if dmesg.crashkernel_low and CRASH_LOW_RES not in placed:
-            placed[CRASH_LOW_RES] = (dmesg.crashkernel_low, "dmesg")
-    spec_by_id = {s.id: s for s in specs}
-    for cid in (CRASH_RES, CRASH_LOW_RES, CRASH_CMA):
-        spec = spec_by_id.get(cid)
-        where = placed.get(cid)
-        if not spec and not where:
-            continue
-        fields: dict = {"properties": (("bootargs", spec.source),)} if spec else {}
-        if where:
-            rng, source = where
-            fields.update(ranges=RangeSet([rng]), size_bytes=rng.size_bytes, placement_source=source)
-            if spec and spec.size_bytes != rng.size_bytes and spec.form != "cma":
-                mm.findings.append(Finding(Level.WARNING, "crashkernel-size",
-                                           f"{cid}: {spec.source} asks {exact_size(spec.size_bytes)}, "
-                                           f"{source} shows {exact_size(rng.size_bytes)}", cid))
-        elif spec.offset is not None:
-            fields.update(ranges=RangeSet([(spec.offset, spec.offset + spec.size_bytes)]),
-                          size_bytes=spec.size_bytes, placement_source="bootargs")
-        else:
-            fields.update(dynamic=True, size_bytes=spec.size_bytes,
-                          notes=("placed at boot (memblock top-down below the low limit); "
-                                 "give --iomem or --dmesg for its address",))
-        if cid == CRASH_CMA:
-            fields["reusable"] = True
-            if not rules.crashkernel_cma:
-                fields["ignored"] = True
-                mm.findings.append(Finding(Level.WARNING, "crashkernel-cma-arch",
-                                           f"crashkernel=,cma is implemented for x86/ppc only; a {mm.arch} "
-                                           "kernel without the proposed patches ignores it", cid))
-        mm.regions.append(Region(id=cid, name=cid, kind=RegionKind.CRASHKERNEL, saved=False, **fields))
-
 
 def _outside_ram(mm: MemoryMap, loaded: Loaded) -> None:
     if not mm.ram_known:
@@ -481,12 +422,11 @@ def _outside_ram(mm: MemoryMap, loaded: Loaded) -> None:
 ASSEMBLY: tuple[Callable[[MemoryMap, Loaded], None], ...] = (
     _read_inputs,
     _decide_ram,
-    _cma_cmdline,
     _place_from_dmesg,
     _memblock_evidence,
     _place_from_iomem,
     _check_failures_against_iomem,
-    _crashkernel,
+    _replay,
     _outside_ram,
     _lint,
     _toggles,

@@ -28,6 +28,9 @@ def test_regions_match_dtc(dtb):
     expected_ids = [c.path for c in rmem.children] if rmem else []
     expected_ids += [f"/memreserve/{i}" for i in range(len(memreserve))]
     assert [r["id"] for r in doc["regions"] if r["kind"] != "crashkernel"] == expected_ids
+    # the boot replay gives every region a state and the line that says why
+    for r in doc["regions"]:
+        assert r["state"] in ("observed", "predicted", "failed", "unknown") and r["evidence"], r["id"]
 
     for i, (addr, size) in enumerate(memreserve):
         r = ours[f"/memreserve/{i}"]
@@ -59,8 +62,17 @@ def test_regions_match_dtc(dtb):
                 for c in size_cells:
                     size = (size << 32) | c
                 assert r["size"] == size
-            # no boot log given: dynamic regions stay unplaced
-            assert r["ranges"] == [] and "unplaced" in flags
+            # no boot log given: the boot replay predicts the address (top-down, inside an
+            # alloc-ranges entry when the node has them, dtc's decoding) or says why not
+            if r["ranges"]:
+                assert r["state"] == "predicted" and r["placement"] == "replay", child.path
+                (placed,) = r["ranges"]
+                assert placed["end"] - placed["start"] == r["size"]
+                if "alloc-ranges" in child.props:
+                    windows = _tuples(child.cells("alloc-ranges"), ac, sc)
+                    assert any(a <= placed["start"] and placed["end"] <= a + s for a, s in windows)
+            else:
+                assert r["state"] in ("failed", "unknown") and r["evidence"], child.path
         kind = ("no-map" if "no-map" in child.props else
                 "reusable" if "reusable" in child.props else "reserved")
         assert r["kind"] == kind

@@ -151,5 +151,82 @@ def test_iomem_alone_places_only_the_unambiguous_dynamic_region():
     by_id = {r["id"]: r for r in json.loads(proc.stdout)["regions"]}
     video = by_id["/reserved-memory/video-pool"]  # the only free top-level 16 MiB `reserved`
     assert video["ranges"] == [{"start": 0x6F000000, "end": 0x70000000}] and video["placement"] == "iomem"
-    cma = by_id["/reserved-memory/dyn-cma-pool"]  # hidden inside a larger nested `reserved`
-    assert cma["ranges"] == [] and "unplaced" in cma["flags"] and cma["size"] == 8 << 20
+    cma = by_id["/reserved-memory/dyn-cma-pool"]  # hidden inside a larger nested `reserved` ...
+    # ... so iomem cannot place it; the boot replay predicts it top-down (no alloc-ranges:
+    # anywhere), which is where dmesg says the kernel put it: 0x7f800000
+    assert cma["ranges"] == [{"start": 0x7F800000, "end": 0x80000000}] and cma["size"] == 8 << 20
+    assert cma["placement"] == "replay" and "unplaced" not in cma["flags"]
+    assert cma["state"] == "predicted" and "top-down" in cma["evidence"]
+
+
+def test_replay_predicts_where_the_real_kernel_put_crashkernel_and_dynamic_pools():
+    """Without any log, the replay on the DTB the guest booted (QEMU's /chosen with the initrd
+    and `crashkernel=128M`) predicts the three boot-time placements the real 6.1 kernel made:
+    video-pool 0x6f000000 (top of its alloc-range), dyn-cma-pool 0x7f800000 (top of RAM) and
+    `Crash kernel` 0x76000000 (below the 16 MiB struct page array at 0x7e000000 and the
+    /memreserve/ at 0x7f000000) — read from iomem and dmesg here, not from the app."""
+    from conftest import CORPUS
+    crash = [(s, e) for depth, s, e, n in _iomem_lines() if n == "Crash kernel"]
+    log = CONSOLE_LOG.read_text()
+    pools = {m.group(1): int(m.group(1), 16) for m in
+             re.finditer(r"created \w+ memory pool at 0x([0-9a-f]+)", log)}
+    for kernel in ("6.1", "7.2"):
+        proc = run_cli("report", "--json", CORPUS / "dtb/qemu/virt-aarch64-1G-rsv.as-booted.dtb",
+                       "--kernel", kernel)
+        doc = json.loads(proc.stdout)
+        by_id = {r["id"]: r for r in doc["regions"]}
+        ck = doc["crashkernel"]
+        assert ck["state"] == "predicted" and [(ck["result"]["start"], ck["result"]["end"])] == crash
+        assert by_id["crashkernel"]["state"] == "predicted"
+        for rid in ("/reserved-memory/video-pool", "/reserved-memory/dyn-cma-pool"):
+            assert by_id[rid]["state"] == "predicted"
+            assert by_id[rid]["ranges"][0]["start"] in pools.values()
+        said = [f["message"] for f in doc["findings"] if f["code"] == "replay-assumptions"]
+        assert said and "struct page array 16 MiB" in said[0] and "kernel image" in said[0]
+    # with the real iomem the crash kernel is observed and the replay agrees with it
+    doc = _report()
+    assert doc["crashkernel"]["state"] == "observed"
+    assert "matches the replay's prediction" in doc["crashkernel"]["evidence"]
+    assert not [f for f in doc["findings"] if f["code"] in ("replay-conflict", "crashkernel-predicted-differs")]
+    assert {r["state"] for r in doc["regions"]} == {"observed"}
+
+
+def test_elf_bytes_adds_the_kernel_image_pt_load_and_keeps_dumped_bytes():
+    """crash_prepare_elf64_headers(…, need_kernel_map=true): a PT_LOAD for _text…_end on top of
+    the RAM PT_LOADs. `dumped_bytes` keeps meaning RAM only; `elf_bytes` is the whole-file
+    estimate: + the image (arm64 _text = `Kernel code` start − 64 KiB), + one page of headers,
+    + one page of notes."""
+    lines = list(_iomem_lines())
+    code = next(s for _, s, e, n in lines if n == "Kernel code")
+    data_end = next(e for _, s, e, n in lines if n == "Kernel data")
+    image = data_end - (code - (64 << 10))
+    assert image == 0x2010000   # 0x40200000 (2 MiB aligned _text) … 0x42210000
+    doc = _report()
+    for p, res in doc["policies"].items():
+        assert res["elf_bytes"] == res["dumped_bytes"] + image + 2 * 4096, p
+        assert "estimate" in res["elf_bytes_how"]
+    proc = run_cli("report", "--json", RSV_DTB)   # no iomem: the image extent is unknown
+    assert json.loads(proc.stdout)["policies"]["today"]["elf_bytes"] is None
+
+
+def test_run1_initrd_collision_is_predicted_from_the_dtb_alone(tmp_path):
+    """boot/README.md run 1: firmware@48000000 (no-map) on QEMU's initrd at 0x48000000. The
+    kernel printed "failed to reserve memory for node 'firmware@48000000'" and the range stayed
+    System RAM. From the booted DTB alone (dtc decompiles it, the node is moved back to
+    0x48000000) `check` now says so: arm64_memblock_init() reserved the initrd first, so
+    early_init_dt_reserve_memory() refuses the no-map with -EBUSY and the 4 MiB stay dumped."""
+    import subprocess
+    from conftest import CORPUS
+    dts = subprocess.run(["dtc", "-q", "-I", "dtb", "-O", "dts",
+                          str(CORPUS / "dtb/qemu/virt-aarch64-1G-rsv.as-booted.dtb")],
+                         capture_output=True, text=True, check=True).stdout
+    src = tmp_path / "run1.dts"
+    src.write_text(dts.replace("4c000000", "48000000"))
+    proc = run_cli("check", "--json", src)
+    findings = json.loads(proc.stdout)["results"][0]["findings"]
+    ebusy = [f for f in findings if f["code"] == "no-map-ebusy"]
+    assert ebusy and ebusy[0]["id"] == "/reserved-memory/firmware@48000000"
+    assert "overlaps the initrd" in ebusy[0]["message"] and "stays in the vmcore" in ebusy[0]["message"]
+    doc = json.loads(run_cli("report", "--json", src, "--kernel", "6.1").stdout)
+    fw = {r["id"]: r for r in doc["regions"]}["/reserved-memory/firmware@48000000"]
+    assert fw["state"] == "failed" and fw["dumped"]["today"] == 4 << 20

@@ -337,8 +337,14 @@ def test_export_dialog_writes_a_patched_dtb_and_never_the_input(tmp_path):
     assert "linux,no-dump" not in node
 
 
-def test_unplaced_dynamic_regions_are_listed_not_drawn():
-    loaded = load(Options(dtb=str(RSV_DTB)))   # no dmesg / iomem: dynamic nodes stay unplaced
+@needs_dtc
+def test_unplaced_dynamic_regions_are_listed_not_drawn(tmp_path):
+    # RAM unknown (/memory left for the bootloader to fill) and no log: the boot replay cannot
+    # place the dynamic nodes (with RAM it predicts them), so they stay unplaced
+    src = tmp_path / "no-ram.dts"
+    src.write_text((CORPUS / "dtb/qemu/virt-aarch64-1G-rsv.dts").read_text()
+                   .replace("reg = <0x00 0x40000000 0x00 0x40000000>;\n\t\tdevice_type", "device_type"))
+    loaded = load(Options(dtb=str(src)))
     state = TuiState(loaded)
     bands, unplaced, _ = layout(state, 1.0)
     ids = {u.region_id for u in unplaced}

@@ -1,15 +1,17 @@
 """Cross-region checks a BSP engineer wants before boot (pure; reads only the model).
 
 Each rule names the kernel behaviour behind it: overlapping reservations are only
-reported by the kernel ("OVERLAP DETECTED!"), an initrd on top of a static carveout
-makes `early_init_dt_reserve_memory()` fail (boot/README.md run 1), a fixed
-crashkernel offset on a carveout fails its memblock reservation, and so on.
+reported by the kernel ("OVERLAP DETECTED!"), an initrd shared with a mapped carveout is
+freed to the page allocator after boot, and so on. Failures of the boot sequence itself
+(-EBUSY, -ENOMEM, init errors, crashkernel placement) are the boot replay's findings
+(core/replay.py).
 """
 
 from __future__ import annotations
 
 from memmap_tui.core.model import Finding, Level, MemoryMap, Region, RegionKind
 from memmap_tui.core.ranges import RangeSet, overlapping_pairs
+from memmap_tui.core.replay import kernel_tuple
 from memmap_tui.core.units import exact_size, kernel_mem
 
 
@@ -42,33 +44,30 @@ def lint(mm: MemoryMap) -> list[Finding]:
                            f"more than {MAX_OVERLAP_FINDINGS} overlapping pairs of reserved regions; "
                            "the rest are not listed"))
 
-    # /memreserve/ on top of a no-map child: both succeed (memreserve is scanned last), say so.
-    memreserve = [r for r in mm.regions if r.kind is RegionKind.MEMRESERVE and r.reserves_memory]
-    no_map = [r for r in rmem if r.no_map]
-    pairs = overlapping_pairs([r.ranges for r in memreserve], [r.ranges for r in no_map],
-                              limit=MAX_OVERLAP_FINDINGS)
-    for i, j in pairs:
-        mr, r = memreserve[i], no_map[j]
-        out.append(Finding(Level.INFO, "memreserve-in-no-map",
-                           f"{mr.id} lies inside no-map {r.name}: harmless, /memreserve/ is "
-                           "scanned after /reserved-memory", mr.id))
+    # /memreserve/ on top of a no-map child: both succeed when memreserve is scanned last
+    # (v6.4+, commit b413281876292); before, the no-map child fails (the replay says so).
+    if kernel_tuple(mm.kernel) >= (6, 4):
+        memreserve = [r for r in mm.regions if r.kind is RegionKind.MEMRESERVE and r.reserves_memory]
+        no_map = [r for r in rmem if r.no_map]
+        pairs = overlapping_pairs([r.ranges for r in memreserve], [r.ranges for r in no_map],
+                                  limit=MAX_OVERLAP_FINDINGS)
+        for i, j in pairs:
+            mr, r = memreserve[i], no_map[j]
+            out.append(Finding(Level.INFO, "memreserve-in-no-map",
+                               f"{mr.id} lies inside no-map {r.name}: harmless, /memreserve/ is "
+                               "scanned after /reserved-memory", mr.id))
 
-    # The initrd on a static carveout: the carveout's reservation fails (run-1 collision).
+    # The initrd on a mapped static carveout: memblock_reserve() succeeds (only no-map is
+    # refused with -EBUSY: the replay's no-map-ebusy), but free_initrd_mem() later hands the
+    # initrd pages to the page allocator, carveout bytes included.
     if mm.boot.initrd:
         initrd = RangeSet([mm.boot.initrd])
         for r in rmem:
-            if not r.dynamic and r.ranges & initrd:
+            if not r.dynamic and not r.no_map and r.ranges & initrd:
                 out.append(Finding(Level.WARNING, "initrd-overlap",
-                                   f"{r.name} overlaps the initrd {kernel_mem(mm.boot.initrd)}: the kernel "
-                                   "\"failed to reserve memory\" for it and it stays plain RAM", r.id))
-
-    # A crashkernel at a fixed offset on top of a carveout cannot be reserved.
-    for ck in (r for r in mm.regions if r.kind is RegionKind.CRASHKERNEL and r.placement_source == "bootargs"):
-        for r in rmem:
-            if r.ranges & ck.ranges:
-                out.append(Finding(Level.ERROR, "crashkernel-overlap",
-                                   f"crashkernel=…@{ck.ranges.start:#x} overlaps {r.name}: the crash kernel "
-                                   "reservation fails", ck.id))
+                                   f"{r.name} overlaps the initrd {kernel_mem(mm.boot.initrd)}: it is reserved, "
+                                   "but \"Freeing initrd memory\" gives the shared pages to the page allocator",
+                                   r.id))
 
     # Edges inside a page: /proc/iomem and the linear map are PFN-rounded, the vmcore PT_LOADs
     # keep the shared page in both neighbours.
@@ -87,11 +86,4 @@ def lint(mm: MemoryMap) -> list[Finding]:
                                f"{r.name} is reusable but not a CMA pool (shared-dma-pool): "
                                "exclude-reserved (v2+) drops it from the vmcore", r.id))
 
-    # Dynamic allocation ranges that miss RAM entirely: the kernel falls back to anywhere.
-    if mm.ram_known:
-        for r in mm.regions:
-            if r.dynamic and r.alloc_ranges and not (RangeSet(r.alloc_ranges) & mm.ram):  # bisects mm.ram
-                out.append(Finding(Level.WARNING, "alloc-ranges-outside-ram",
-                                   f"{r.name}: alloc-ranges lie outside RAM; the kernel allocates it "
-                                   "anywhere instead", r.id))
     return out

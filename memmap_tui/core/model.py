@@ -13,6 +13,7 @@ from enum import StrEnum
 from heapq import heappop, heappush
 
 from memmap_tui.core.arch import DEFAULT_ARCH, DEFAULT_LOADER, is_iomem_ram, is_reserved_ram_line, rules_for
+from memmap_tui.core.crashkernel import CrashPlan
 from memmap_tui.core.ranges import Range, RangeSet
 from memmap_tui.core.units import memparse
 
@@ -94,6 +95,9 @@ class Region:
     properties: tuple[tuple[str, str], ...] = ()   # (name, readable value) for details views
     users: tuple[str, ...] = ()   # DT paths of devices whose `memory-region` points here
     notes: tuple[str, ...] = ()   # why-lines for details views (placement, failures)
+    # -- set by the boot replay (core/replay.py) --------------------------------
+    state: str = "unknown"        # observed | predicted | failed | unknown
+    evidence: str = ""            # the one line that says why (log line, kernel function)
 
     @property
     def placed(self) -> bool:
@@ -160,6 +164,7 @@ class MemoryMap:
     no_dump_overrides: dict[str, bool] = field(default_factory=dict)
     # id -> position in `regions`; checked on every hit, rebuilt when the list changed
     _by_id: dict[str, int] = field(default_factory=dict, init=False, repr=False, compare=False)
+    crashkernel: CrashPlan | None = None   # the replay's crashkernel section
 
     # -- lookup ---------------------------------------------------------------
     def region(self, region_id: str) -> Region:

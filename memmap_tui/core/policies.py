@@ -66,8 +66,9 @@ def _v1_drops_entry(mm: MemoryMap, r: Region) -> bool:
 
 def _v1_drops_memreserve(mm: MemoryMap, overlapping: Sequence[Region]) -> bool:
     # fdt_reserved_mem_save_memreserve() (v1 06): no_dump defaults to true, but an
-    # overlapping saved entry's flag is inherited (first overlap wins).
-    return mm.no_dump(overlapping[0]) if overlapping else True
+    # overlapping saved entry's *effective* flag (!nomap && !reusable && prop) is inherited
+    # (first overlap wins)
+    return _v1_drops_entry(mm, overlapping[0]) if overlapping else True
 
 
 def _v1_why_kept(mm: MemoryMap, r: Region) -> str | None:

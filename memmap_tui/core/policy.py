@@ -20,6 +20,7 @@ from memmap_tui.core.arch import (ARCHES, CRASH_CMA, LOADERS, ArchRules, DumpPat
 from memmap_tui.core.coverage import Coverage, overlaps_by_sweep
 from memmap_tui.core.model import MemoryMap, Region, RegionKind
 from memmap_tui.core.policies import POLICIES as REGISTRY, Policy
+from memmap_tui.core.vmcore_size import ElfEstimate, elf_estimate
 from memmap_tui.core.ranges import RangeSet, page_round_out
 
 # The names other modules import from here: the policy ids (a live view of the
@@ -57,6 +58,7 @@ class PolicyResult:
     region_dumped: dict[str, int] = field(default_factory=dict)   # bytes of each region dumped
     unplaced_excluded_bytes: int = 0  # sizes of unplaced regions assumed inside RAM
     excluded_ids: frozenset[str] = frozenset()  # regions dropped on top of `today`
+    elf: ElfEstimate | None = None   # whole /proc/vmcore size estimate (core/vmcore_size.py)
 
 
 class PolicyResults(Mapping[str, PolicyResult]):
@@ -226,6 +228,7 @@ def evaluate(mm: MemoryMap) -> PolicyResults:
             region_dumped=region_dumped,
             unplaced_excluded_bytes=unplaced_out,
             excluded_ids=dropped_ids,
+            elf=elf_estimate(mm, dumped, total) if mm.ram_known else None,
         )
     return PolicyResults(mm, results)
 

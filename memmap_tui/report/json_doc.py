@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 
+from memmap_tui.core.crashkernel import CrashPlan
 from memmap_tui.core.model import MemoryMap
 from memmap_tui.core.policies import POLICIES
 from memmap_tui.core.policy import PolicyResults, evaluate, toggle_effect
@@ -58,6 +59,9 @@ def build_report(mm: MemoryMap, *, write_speed_mbps: float,
             "placement": r.placement_source,
             "used_by": list(r.users),
             "no_dump_effect": str(toggle_effect(mm, r)),
+            # the boot replay (core/replay.py)
+            "state": r.state,
+            "evidence": r.evidence,
         })
     policies = {}
     for p in POLICIES:
@@ -67,6 +71,9 @@ def build_report(mm: MemoryMap, *, write_speed_mbps: float,
             "savings_bytes": res.savings_bytes,
             "capture_seconds": (round(capture_seconds(res.dumped_bytes, write_speed_mbps), 3)
                                 if res.dumped_bytes is not None else None),
+            # whole /proc/vmcore size (RAM + kernel-image PT_LOAD + headers + notes), an estimate
+            "elf_bytes": res.elf.total_bytes if res.elf else None,
+            "elf_bytes_how": res.elf.how if res.elf else "unknown: no iomem Kernel code/data lines",
             "savings_seconds": round(capture_seconds(res.savings_bytes, write_speed_mbps), 3),
         }
     return {
@@ -84,4 +91,27 @@ def build_report(mm: MemoryMap, *, write_speed_mbps: float,
         "inputs": dict(mm.inputs),
         "write_speed_mbps": write_speed_mbps,
         "no_dump_changes": mm.changed_no_dump(),
+        # -- the boot replay's crashkernel section (core/crashkernel.py) --------------
+        "crashkernel": crashkernel_doc(mm.crashkernel),
+    }
+
+
+def crashkernel_doc(plan: CrashPlan | None) -> dict | None:
+    if plan is None:
+        return None
+    req, w = plan.request, plan.windows
+    return {
+        "requested": None if req is None else {
+            "source": req.source, "form": req.form, "size": req.size_bytes, "base": req.base,
+            "high": req.high, "low_size": req.low_bytes, "low_source": req.low_source, "cma_size": req.cma_bytes},
+        "windows": None if w is None else {
+            "align": w.align_bytes, "low_max": w.low_max_bytes, "low_max_source": w.low_max_source,
+            "high_max": w.high_max_bytes, "high_max_source": w.high_max_source,
+            "default_low_size": w.default_low_bytes},
+        "state": plan.state,
+        "evidence": plan.evidence,
+        "result": None if plan.result is None else {"start": plan.result.start, "end": plan.result.end},
+        "low": None if plan.low is None else {"start": plan.low.start, "end": plan.low.end},
+        "attempts": list(plan.attempts),
+        "cma": plan.cma,
     }

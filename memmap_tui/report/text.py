@@ -7,9 +7,10 @@ from rich.table import Table
 from rich.text import Text
 
 from memmap_tui.core.model import Level, MemoryMap
+from memmap_tui.core.crashkernel import CrashPlan
 from memmap_tui.core.policies import POLICIES, PROPOSAL_NOTE
 from memmap_tui.core.policy import PolicyResults, evaluate
-from memmap_tui.core.units import approx_size, capture_seconds, compact_hex, exact_size
+from memmap_tui.core.units import approx_size, capture_seconds, compact_hex, exact_size, kernel_mem
 
 KIND_STYLE = {
     "crashkernel": "bold magenta", "no-map": "red", "memreserve": "yellow",
@@ -71,6 +72,26 @@ def _total(size_bytes: int) -> str:
     return exact_size(size_bytes) + (f"\n{approx}" if approx else "")
 
 
+# -- the boot replay's crashkernel section (core/crashkernel.py CrashPlan) -------------
+
+def crashkernel_text(plan: CrashPlan) -> Text:
+    text = Text("crashkernel", style="bold")
+    text.append(f" ({plan.state})\n")
+    req, w = plan.request, plan.windows
+    text.append("  requested: " + (req.describe() if req else "no valid crashkernel= in the command line we have") + "\n")
+    if w is not None:
+        text.append(f"  windows:   LOW_MAX {w.low_max_bytes:#x} ({w.low_max_source}); HIGH_MAX "
+                    f"{w.high_max_bytes:#x} ({w.high_max_source}); CRASH_ALIGN {exact_size(w.align_bytes)}\n")
+    for attempt in plan.attempts:
+        text.append(f"  tried:     {attempt}\n")
+    result = kernel_mem(plan.result) if plan.result else "none"
+    text.append(f"  result:    {result} — {plan.evidence}\n")
+    text.append("  low:       " + (kernel_mem(plan.low) if plan.low else "none") + "\n")
+    if plan.cma:
+        text.append(f"  cma:       {plan.cma}\n")
+    return text
+
+
 def findings_text(mm: MemoryMap) -> Text:
     text = Text()
     for f in mm.findings:
@@ -87,6 +108,8 @@ def render_report(mm: MemoryMap, console: Console, *, write_speed_mbps: float,
     console.print(Text(f"memmap-tui report — {inputs}\n{ram}; kernel model {mm.kernel}", style="bold"))
     console.print(regions_table(mm, results))
     console.print(policies_table(mm, results, write_speed_mbps))
+    if mm.crashkernel is not None:
+        console.print(crashkernel_text(mm.crashkernel))
     console.print(Text(PROPOSAL_NOTE, style="italic"))
     if mm.findings:
         console.print(Group(Text("Findings", style="bold"), findings_text(mm)))

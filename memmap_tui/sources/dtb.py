@@ -16,9 +16,9 @@ from typing import Iterable
 
 from memmap_tui.core.model import BootInfo, Finding, Level, Region, RegionKind
 from memmap_tui.core.ranges import Range, RangeSet
-from memmap_tui.core.units import exact_size
 from memmap_tui.sources import tools
 from memmap_tui.sources.errors import MAX_DTB_INPUT_BYTES, InputError, read_input_bytes
+from memmap_tui.core.replay import kernel_tuple
 from memmap_tui.sources.fdt_blob import (
     FdtBlob, FdtError, FdtNode, cells_to_int, describe_prop, parse_fdt, prop_cells,
     prop_string, prop_strings, prop_tuples, prop_u32,
@@ -27,8 +27,6 @@ from memmap_tui.sources.fdt_blob import (
 # Root defaults when #address-cells / #size-cells are absent (OF_ROOT_NODE_*_CELLS_DEFAULT).
 ROOT_ADDR_CELLS_DEFAULT = 1
 ROOT_SIZE_CELLS_DEFAULT = 1
-# CMA regions must be pageblock aligned (CMA_MIN_ALIGNMENT_BYTES; 2 MiB on arm64/4 KiB pages).
-CMA_MIN_ALIGNMENT_BYTES = 2 << 20
 MAX_RESERVED_REGIONS = 64
 STRICT_BINDINGS = ("shared-dma-pool", "restricted-dma-pool")
 
@@ -54,6 +52,7 @@ class DtbInfo:
     reserved_memory_ok: bool = True
     compiled_from: str | None = None  # the .dts path when we ran dtc
     read: DtbBytes | None = None      # the bytes loading read (export patches these, no re-read)
+    dma_max_cpu_address: int | None = None  # of_dma_get_max_cpu_address(NULL); None: no dma-ranges
 
     @property
     def memory(self) -> RangeSet:
@@ -185,7 +184,79 @@ def decode_dtb(blob: FdtBlob, *, path: str = "<dtb>", kernel: str = "7.2") -> Dt
     info.regions = _reserved_memory(blob, addr_cells, size_cells, kernel, labels, info)
     _memory_region_users(blob, info.regions)
     info.regions += _memreserve(blob, info.boot, findings)
+    info.dma_max_cpu_address = dma_max_cpu_address(root)
     return info
+
+
+def _cells_of(node: FdtNode, parents: dict[int, FdtNode], prop: str) -> int:
+    """of_n_addr_cells()/of_n_size_cells() of a bus node: its own, else an ancestor's, else 1."""
+    while node is not None:
+        raw = node.props.get(prop)
+        if raw is not None and len(raw) == 4:
+            return prop_u32(raw)
+        node = parents.get(id(node))
+    return 1
+
+
+def _dma_to_cpu(addr: int, bus: FdtNode, parents: dict[int, FdtNode]) -> int | None:
+    """of_translate_dma_address(): an address on `bus` up through each ancestor's dma-ranges
+    (missing or empty = 1:1; no matching entry = untranslatable) until the root."""
+    while id(bus) in parents:
+        raw = bus.props.get("dma-ranges")
+        if raw:
+            na = _cells_of(bus, parents, "#address-cells")
+            pna = _cells_of(parents[id(bus)], parents, "#address-cells")
+            ns = _cells_of(bus, parents, "#size-cells")
+            try:
+                cells = prop_cells(raw)
+            except FdtError:
+                return None
+            width = na + pna + ns
+            for i in range(0, len(cells) - width + 1, width):
+                child = cells_to_int(cells[i:i + na])
+                parent = cells_to_int(cells[i + na:i + na + pna])
+                size = cells_to_int(cells[i + na + pna:i + width])
+                if child <= addr < child + size:
+                    addr = addr - child + parent
+                    break
+            else:
+                return None
+        bus = parents[id(bus)]
+    return addr
+
+
+def dma_max_cpu_address(root: FdtNode) -> int | None:
+    """drivers/of/address.c of_dma_get_max_cpu_address(NULL): the lowest, over every available
+    node with dma-ranges, of the highest CPU address its ranges reach. arm64 zone_sizes_init()
+    turns it into zone_dma_bits (1 GiB on a Raspberry Pi 4). Iterative: deep trees are fine."""
+    parents: dict[int, FdtNode] = {}
+    best = None
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        raw = node.props.get("dma-ranges")
+        if raw and id(node) in parents:
+            parent = parents[id(node)]
+            na = _cells_of(node, parents, "#address-cells")
+            pna = _cells_of(parent, parents, "#address-cells")
+            ns = _cells_of(node, parents, "#size-cells")
+            try:
+                cells = prop_cells(raw)
+            except FdtError:
+                cells = []
+            width = na + pna + ns
+            cpu_end = 0
+            for i in range(0, len(cells) - width + 1, width):
+                size = cells_to_int(cells[i + na + pna:i + width])
+                cpu = _dma_to_cpu(cells_to_int(cells[i + na:i + na + pna]), parent, parents)
+                if cpu is not None and size and cpu + size - 1 > cpu_end:
+                    cpu_end = cpu + size - 1
+            best = cpu_end if best is None else min(best, cpu_end)
+        for child in node.children:
+            if _is_available(child):
+                parents[id(child)] = node
+                stack.append(child)
+    return best
 
 
 def _memory_region_users(blob: FdtBlob, regions: list[Region]) -> None:
@@ -339,7 +410,9 @@ def _reserved_memory(blob: FdtBlob, ac: int, sc: int, kernel: str,
             "/reserved-memory: " + "; ".join(problems) +
             " — the kernel prints \"Reserved memory: unsupported node format, ignoring\" and ignores every child",
             "/reserved-memory"))
-    if len(parent.children) > MAX_RESERVED_REGIONS:
+    # reserved_mem[] is a fixed MAX_RESERVED_REGIONS array until 6.10, sized from the DT after
+    # (alloc_reserved_mem_array(), total_reserved_mem_cnt)
+    if len(parent.children) > MAX_RESERVED_REGIONS and kernel_tuple(kernel) < (6, 10):
         findings.append(Finding(Level.WARNING, "too-many-regions",
                                 f"{len(parent.children)} children: more than MAX_RESERVED_REGIONS "
                                 f"({MAX_RESERVED_REGIONS}); the kernel drops the rest", "/reserved-memory"))
@@ -350,22 +423,18 @@ def _reserved_memory(blob: FdtBlob, ac: int, sc: int, kernel: str,
     return out
 
 
-def kernel_tuple(kernel: str) -> tuple[int, int]:
-    try:
-        major, minor = (kernel.split(".") + ["0"])[:2]
-        return int(major), int(minor)
-    except ValueError:
-        raise ValueError(f"kernel version must look like 7.2, not {kernel!r}") from None
-
-
 def _reserved_child(node: FdtNode, ac: int, sc: int, legacy: bool, labels: list[str],
                     parent_ok: bool, findings: list[Finding]) -> Region:
     p = node.props
     rid = node.path
 
     def warn(level: Level, code: str, message: str) -> None:
-        findings.append(Finding(level, code, message, rid))
+        # fdt_scan_reserved_mem() skips an unavailable child before reading reg/size:
+        # nothing about its properties can fail (Raspberry Pi 4 `nvram@0`)
+        if not disabled:
+            findings.append(Finding(level, code, message, rid))
 
+    disabled = not _is_available(node)
     no_map = "no-map" in p
     reusable = "reusable" in p
     compatible = tuple(prop_strings(p["compatible"])) if "compatible" in p else ()
@@ -374,7 +443,7 @@ def _reserved_child(node: FdtNode, ac: int, sc: int, legacy: bool, labels: list[
         id=rid, name=node.name, kind=kind, labels=tuple(labels), compatible=compatible,
         no_map=no_map, reusable=reusable, dt_no_dump="linux,no-dump" in p,
         cma_default="linux,cma-default" in p, dma_default="linux,dma-default" in p,
-        disabled=not _is_available(node), ignored=not parent_ok,
+        disabled=disabled, ignored=not parent_ok,
         properties=tuple((name, describe_prop(value)) for name, value in p.items()),
         placement_source="dt",
     )
@@ -398,14 +467,15 @@ def _reserved_child(node: FdtNode, ac: int, sc: int, legacy: bool, labels: list[
                 region.ranges = RangeSet((b, b + s) for b, s in tuples)
                 region.saved = False
                 warn(Level.WARNING, "multi-reg",
-                     f"{node.name}: {len(tuples)} <base size> entries; kernel ≤ 7.1 reserves every one but "
-                     "keeps no reserved_mem[] entry, so no-dump logic can never exclude it")
+                     f"{node.name}: {len(tuples)} <base size> entries; kernel ≤ 7.0 reserves every one "
+                     "(7.1 skips the node); no-dump logic is not modelled for it")
             else:
                 base, size = tuples[0]
                 region.ranges = RangeSet([(base, base + size)])
                 warn(Level.WARNING, "multi-reg",
                      f"{node.name}: {len(tuples)} <base size> entries; kernel ≥ 7.2 uses only the first "
-                     "(the rest stays plain RAM and is dumped); use --kernel 7.1 for older kernels")
+                     "(the rest stays plain RAM and is dumped); --kernel 6.1 for kernels ≤ 7.0 (every "
+                     "entry reserved), 7.1 skips the node")
         elif tuples:
             region.ranges = RangeSet((b, b + s) for b, s in tuples if s)
         if tuples and all(s == 0 for _, s in tuples):
@@ -447,14 +517,8 @@ def _reserved_child(node: FdtNode, ac: int, sc: int, legacy: bool, labels: list[
                      f"{node.name}: {cells}; harmless here: alignment only matters for dynamic allocation")
     region.cma = ("shared-dma-pool" in compatible and reusable and not no_map
                   and not region.failed)
-    if region.cma and region.placed:
-        for r in region.ranges:
-            if (r.start | r.size_bytes) % CMA_MIN_ALIGNMENT_BYTES:
-                warn(Level.WARNING, "cma-misaligned",
-                     f"{node.name}: CMA region not {exact_size(CMA_MIN_ALIGNMENT_BYTES)} aligned: "
-                     "rmem_cma_setup() fails with -EINVAL and the memory is freed back to RAM")
-                region.failed = True
-                region.cma = False
+    # rmem_cma_setup()'s alignment check (and every other init failure) is the boot
+    # replay's step_node_init (core/replay.py): it frees the region in boot order.
     if any(c in STRICT_BINDINGS for c in compatible) and region.dt_no_dump:
         warn(Level.INFO, "strict-binding",
              f"{node.name}: linux,no-dump on a {'/'.join(compatible)} node fails dtbs_check "
