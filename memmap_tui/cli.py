@@ -7,7 +7,6 @@ Bad input is one line on stderr and exit status 2 — never a traceback
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
 import sys
@@ -16,7 +15,6 @@ from pathlib import Path
 
 import click
 
-from memmap_tui.core.model import Level
 from memmap_tui.core.arch import ARCHES, DEFAULT_ARCH, DEFAULT_LOADER, LOADERS
 from memmap_tui.gather.collect import script_text, write_bundle
 from memmap_tui.gather.live import live_bundle
