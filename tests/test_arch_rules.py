@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from memmap_tui.cli import demo_paths
 from memmap_tui.core.arch import ARCH_RULES, ARCHES, LOADERS, rules_for
-from memmap_tui.core.crashkernel import parse_crashkernel
+from memmap_tui.core.crashkernel import parse_request
 from memmap_tui.core.policy import evaluate
 from memmap_tui.inputs import Options, load
 
@@ -29,7 +29,7 @@ def test_cma_min_alignment_follows_the_page_size():
 
 
 def test_default_low_crashkernel_per_arch():
-    low = {a: parse_crashkernel(["1G,high"], 8 << 30, a)[1].size_bytes for a in ARCHES}
+    low = {a: parse_request(["1G,high"], 8 << 30, rules_for(a).crash.default_low_bytes).low_bytes for a in ARCHES}
     assert low == {"arm64": 128 * MiB, "riscv": 128 * MiB, "loongarch": 128 * MiB, "x86_64": 256 * MiB}
 
 
