@@ -14,6 +14,7 @@ from memmap_tui.core.model import Finding, Level
 # code -> (level in `check`, why) for findings a build DTB raises by design
 BUILD_DTB_LEVELS = {
     "ram-unknown": (Level.INFO, "normal for a build DTB: the bootloader fills /memory"),
+    "kernel-assumed": (Level.INFO, "a build DTB names no kernel: give --kernel to check one"),
 }
 
 

@@ -33,6 +33,7 @@ x86_64 has no DT replay: its regions are observed from iomem or unknown.
 
 from __future__ import annotations
 
+from bisect import bisect_left, insort
 from dataclasses import dataclass, field, replace
 
 from memmap_tui.core.arch import rules_for
@@ -45,6 +46,7 @@ from memmap_tui.core.ranges import Range, RangeSet
 from memmap_tui.core.units import exact_size, kernel_mem, memparse
 
 OBSERVED, PREDICTED, FAILED, UNKNOWN = "observed", "predicted", "failed", "unknown"
+OWNER_LOOKBACK = 64   # entries _Boot.owner_of() looks back from its bisection point
 STATES = (OBSERVED, PREDICTED, FAILED, UNKNOWN)
 
 SMP_CACHE_BYTES = 64          # arm64 L1_CACHE_BYTES: default `alignment` of a dynamic node
@@ -83,6 +85,9 @@ class _Boot:
     dma_max_cpu_address: int | None = None                  # DT dma-ranges limit (arm64 ZONE_DMA)
     assumptions: list[str] = field(default_factory=list)   # what the predictions take for granted
     _lines: dict[tuple[str, bool | None], RangeSet] = field(default_factory=dict)
+    # (start, end, id) of every mapped range a region was given, sorted by start: who holds
+    # an address, for the -EBUSY evidence, by bisection instead of a scan of every region
+    _owners: list[tuple[int, int, str]] = field(default_factory=list)
 
     def iomem(self, name: str, top: bool | None = None) -> RangeSet:
         """iomem lines by name (and depth), computed once per replay."""
@@ -92,8 +97,22 @@ class _Boot:
         return self._lines[key]
 
     def set(self, rid: str, **changes) -> Region:
-        self.regions[rid] = replace(self.regions[rid], **changes)
-        return self.regions[rid]
+        region = self.regions[rid] = replace(self.regions[rid], **changes)
+        if changes.get("state") in (PREDICTED, OBSERVED) and not region.no_map:
+            for rng in region.ranges:
+                insort(self._owners, (rng.start, rng.end, rid))
+        return region
+
+    def owner_of(self, rng: Range, but: str) -> str | None:
+        """A region (other than `but`) still holding part of `rng`; looks back a bounded
+        number of entries (overlapping carveouts are rare; the wording then falls back)."""
+        i = bisect_left(self._owners, (rng.end,))
+        for start, end, rid in reversed(self._owners[max(0, i - OWNER_LOOKBACK):i]):
+            other = self.regions[rid]
+            if end > rng.start and rid != but and other.state in (PREDICTED, OBSERVED) \
+                    and other.ranges & RangeSet([rng]):
+                return rid
+        return None
 
     def warn(self, level: Level, code: str, message: str, rid: str | None) -> None:
         self.findings.append(Finding(level, code, message, rid))
@@ -289,7 +308,8 @@ def step_static_children(boot: _Boot) -> None:
                                else "early_init_dt_reserve_memory(): memblock_reserve()"))
         if done and boot.version < (6, 10) and boot.version != (7, 1):
             # __reserved_mem_reserve_reg() saves the node (its first entry) right away
-            boot.saved.add(region.reg[0].start, region.reg[0].end)
+            first = region.reg[0] if region.reg else done[0]
+            boot.saved.add(first.start, first.end)
 
 
 def _holder(boot: _Boot, rng: Range, region: Region) -> str:
@@ -301,11 +321,7 @@ def _holder(boot: _Boot, rng: Range, region: Region) -> str:
     data = _iomem_lines(boot.mm, "Kernel data")
     if code and data and RangeSet([Range(code.start, data.end)]) & one:
         return "the kernel image"
-    for other in boot.regions.values():
-        if other.id != region.id and other.state in (PREDICTED, OBSERVED) and other.ranges & one \
-                and not other.no_map:
-            return other.id
-    return "an earlier reservation"
+    return boot.owner_of(rng, region.id) or "an earlier reservation"
 
 
 def _failed_evidence(boot: _Boot, region: Region) -> str:
