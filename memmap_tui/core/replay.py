@@ -143,6 +143,16 @@ def _iomem_lines(mm: MemoryMap, name: str, top: bool | None = None) -> RangeSet:
                     if e.name == name and (top is None or (e.depth == 0) == top))
 
 
+def _kernel_image(mm: MemoryMap) -> Range | None:
+    """_stext.._end from iomem `Kernel code` and `Kernel data` (their span, whatever order a
+    damaged file lists them in)."""
+    code = _iomem_lines(mm, "Kernel code")
+    data = _iomem_lines(mm, "Kernel data")
+    if not (code and data):
+        return None
+    return Range(min(code.start, data.start), max(code.end, data.end))
+
+
 def _iomem_has_ram(mm: MemoryMap) -> bool:
     return any(e.name.startswith("System RAM") for e in mm.iomem)
 
@@ -219,10 +229,9 @@ def step_early_reservations(boot: _Boot) -> None:
     initrd (page-rounded) before early_init_fdt_scan_reserved_mem(). All versions.
     The image address comes from iomem `Kernel code`/`Kernel data` when given."""
     mb = boot.memblock
-    code = _iomem_lines(boot.mm, "Kernel code")
-    data = _iomem_lines(boot.mm, "Kernel data")
-    if code and data:
-        mb.reserve(Range(code.start, data.end))
+    image = _kernel_image(boot.mm)
+    if image is not None:
+        mb.reserve(image)
     else:
         boot.assumptions.append("the kernel image's address is unknown (no iomem Kernel code/data): not reserved")
     initrd = boot.mm.boot.initrd
@@ -317,9 +326,8 @@ def _holder(boot: _Boot, rng: Range, region: Region) -> str:
     one = RangeSet([rng])
     if boot.mm.boot.initrd and RangeSet([boot.mm.boot.initrd]) & one:
         return "the initrd"
-    code = _iomem_lines(boot.mm, "Kernel code")
-    data = _iomem_lines(boot.mm, "Kernel data")
-    if code and data and RangeSet([Range(code.start, data.end)]) & one:
+    image = _kernel_image(boot.mm)
+    if image is not None and RangeSet([image]) & one:
         return "the kernel image"
     return boot.owner_of(rng, region.id) or "an earlier reservation"
 
@@ -474,12 +482,16 @@ def step_kernel_allocations(boot: _Boot) -> None:
     mb = boot.memblock
     if boot.mm.page_size == 4096 and boot.mm.arch == "arm64":
         section = 1 << SECTION_SIZE_BITS
-        sections = {s for r in mb.memory for s in range(r.start >> SECTION_SIZE_BITS,
-                                                         ((r.end - 1) >> SECTION_SIZE_BITS) + 1)}
+        # present sections, counted span by span (memory is sorted): never one object per section
+        sections, last = 0, -1
+        for r in mb.memory:
+            lo, hi = max(r.start >> SECTION_SIZE_BITS, last + 1), (r.end - 1) >> SECTION_SIZE_BITS
+            if hi >= lo:
+                sections, last = sections + hi - lo + 1, hi
         map_size = -(-(section // 4096) * STRUCT_PAGE_BYTES // (2 << 20)) * (2 << 20)
-        if sections and len(sections) <= 1 << 20:
-            mb.phys_alloc_range(len(sections) * map_size, map_size, 0, ALLOC_ANYWHERE)
-            boot.assumptions.append(f"struct page array {exact_size(len(sections) * map_size)} top-down "
+        if sections and sections <= 1 << 20:
+            mb.phys_alloc_range(sections * map_size, map_size, 0, ALLOC_ANYWHERE)
+            boot.assumptions.append(f"struct page array {exact_size(sections * map_size)} top-down "
                                     "(64-byte struct page, 128 MiB sections, one NUMA node)")
     else:
         boot.assumptions.append("the struct page array is not modelled for this arch/page size")
