@@ -77,7 +77,10 @@ def test_served_app_renders_toggles_and_downloads_an_export(server):
 
     def screen_text() -> str:
         """Everything the app sent to the browser's terminal, escapes removed."""
-        return ANSI.sub("", b"".join(frames).decode("utf-8", "replace"))
+        return since(0)
+
+    def since(mark: int) -> str:
+        return ANSI.sub("", b"".join(frames[mark:]).decode("utf-8", "replace"))
 
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
@@ -100,13 +103,18 @@ def test_served_app_renders_toggles_and_downloads_an_export(server):
             assert page.locator("#terminal canvas").count() > 0
             assert "unsaved toggle" not in screen_text()
 
-            # a key toggles: jump to the camera carveout, `n`
+            # a key toggles: jump to the camera carveout, `n` (each step waits for the app's
+            # answer on the wire: keys typed before the jump box is open would hit bindings)
             page.click("#terminal")
+            mark = len(frames)
             page.keyboard.press("/")
-            page.wait_for_timeout(300)
+            wait_for(page, lambda: "gpu-mem, &linux_cma" in since(mark), "the jump box")
+            mark = len(frames)
             page.keyboard.type("camera")
+            wait_for(page, lambda: "camera" in since(mark), "the typed name")
+            mark = len(frames)
             page.keyboard.press("Enter")
-            page.wait_for_timeout(500)
+            wait_for(page, lambda: "camera_mem" in since(mark), "the selection")
             page.keyboard.press("n")
             wait_for(page, lambda: "1 unsaved toggle" in screen_text(), "the toggle")
 

@@ -279,6 +279,7 @@ def test_export_dialog_scrolls_on_a_short_terminal():
         app = MemmapApp(sample())
         async with app.run_test(size=(60, 16)) as pilot:
             app.select("region:/reserved-memory/camera@a4000000")
+            await pilot.pause()            # the selection lands before `n` is pressed
             await pilot.press("n", "e")
             await pilot.pause()
             box = app.screen.query_one("#export-box")
