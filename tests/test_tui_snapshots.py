@@ -13,7 +13,10 @@ import pytest
 from textual.widgets import Input
 
 from memmap_tui.inputs import Options, load
+from memmap_tui.core.ranges import Range
+from memmap_tui.tui import selection as sel
 from memmap_tui.tui.app import MemmapApp
+from memmap_tui.tui.selection import SelKind
 
 from tests.conftest import CORPUS, REPO, needs_corpus, needs_dtc
 
@@ -61,7 +64,7 @@ def test_main_screen_sample(snap_compare):
 
 def test_region_details_sample(snap_compare):
     assert snap_compare(sample_app(), terminal_size=SIZE,
-                        run_before=settle(select="region:/reserved-memory/camera@a4000000", keys=("n",)))
+                        run_before=settle(select=sel.region("/reserved-memory/camera@a4000000"), keys=("n",)))
 
 
 def test_help_screen_sample(snap_compare):
@@ -70,7 +73,7 @@ def test_help_screen_sample(snap_compare):
 
 def test_export_dialog_sample(snap_compare):
     assert snap_compare(sample_app(), terminal_size=SIZE,
-                        run_before=settle(select="region:/reserved-memory/camera@a4000000", keys=("n", "e")))
+                        run_before=settle(select=sel.region("/reserved-memory/camera@a4000000"), keys=("n", "e")))
 
 
 @needs_corpus
@@ -81,7 +84,7 @@ def test_main_screen_corpus(snap_compare):
 @needs_corpus
 def test_region_details_corpus(snap_compare):
     assert snap_compare(corpus_app(), terminal_size=SIZE,
-                        run_before=settle(select="region:/reserved-memory/gpu-mem@50000000", keys=("p",)))
+                        run_before=settle(select=sel.region("/reserved-memory/gpu-mem@50000000"), keys=("p",)))
 
 
 @needs_corpus
@@ -92,12 +95,12 @@ def test_help_screen_corpus(snap_compare):
 @needs_corpus
 def test_export_dialog_corpus(snap_compare):
     assert snap_compare(corpus_app(), terminal_size=SIZE,
-                        run_before=settle(select="region:/reserved-memory/gpu-mem@50000000", keys=("n", "e")))
+                        run_before=settle(select=sel.region("/reserved-memory/gpu-mem@50000000"), keys=("n", "e")))
 
 
 def test_narrow_80x24_sample(snap_compare):
     assert snap_compare(sample_app(), terminal_size=(80, 24),
-                        run_before=settle(select="region:/reserved-memory/npu@98000000"))
+                        run_before=settle(select=sel.region("/reserved-memory/npu@98000000")))
 
 
 @needs_corpus
@@ -108,4 +111,4 @@ def test_vmcore_dump_column_corpus(snap_compare):
                                  iomem=f"{rel}/iomem/aarch64-qemu-virt-guest.txt",
                                  dmesg=f"{rel}/boot/console.log",
                                  vmcore=f"{rel}/vmcore/qemu-aarch64.d31.kdump.meta-only")))
-    assert snap_compare(app, terminal_size=SIZE, run_before=settle(select="region:crashkernel"))
+    assert snap_compare(app, terminal_size=SIZE, run_before=settle(select=sel.region("crashkernel")))
