@@ -14,7 +14,7 @@ from importlib import resources
 import click
 
 from memmap_tui.core.model import Level
-from memmap_tui.core.policy import ARCHES, LOADERS
+from memmap_tui.core.arch import ARCHES, LOADERS
 from memmap_tui.inputs import DEFAULT_WRITE_SPEED_MBPS, Loaded, Options, load
 from memmap_tui.sources.errors import InputError
 

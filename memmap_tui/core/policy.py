@@ -1,29 +1,32 @@
 """Which physical bytes land in a kdump vmcore, per kernel policy (domain.md §2).
 
-Three policies, never blurred:
-  today             current kernels: RAM PT_LOADs = memblock.memory minus NOMAP minus crashk_res
-  no-dump-v1        the v1 series: also drops reserved_mem[] entries tagged `linux,no-dump`
-                    (not no-map, not reusable) and /memreserve/ entries (inheriting an
-                    overlapping entry's flag)
-  exclude-reserved  v2+: drops every reserved_mem[] entry except CMA, and /memreserve/
-                    entries unless they overlap a CMA entry
+The policies themselves are records in `core.policies`; the arch and loader paths
+(which ranges the kernel starts from, what it cuts out) are records in `core.arch`.
+This module runs them: `evaluate()` computes every policy once into a `PolicyResults`
+that views read (and that explains each region without evaluating again).
 
-Both proposals change only the kexec_file_load path of arm64, riscv and loongarch; x86_64
-and kexec_load users get `today` for all three.
+All work is sorted sweeps and bisection: O(n log n) in regions and ranges (issue 15).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Iterator
 
+from memmap_tui.core.arch import (ARCHES, CRASH_CMA, CRASH_LOW_RES, LOADERS, ArchRules, DumpPath,
+                                  is_iomem_nomap, rules_for)
+from memmap_tui.core.coverage import Coverage, overlaps_by_sweep
 from memmap_tui.core.model import MemoryMap, Region, RegionKind
-from memmap_tui.core.ranges import Range, RangeSet, page_round_out
+from memmap_tui.core.policies import POLICIES as REGISTRY, Policy
+from memmap_tui.core.ranges import RangeSet, page_round_out
 
-POLICIES = ("today", "no-dump-v1", "exclude-reserved")
-ARCHES = ("arm64", "riscv", "loongarch", "x86_64")
-LOADERS = ("kexec_file", "kexec_load")
-LOW_1M = Range(0, 1 << 20)  # x86 kexec_file always drops the first MiB (backup region)
+# The names other modules import from here: the policy ids (a live view of the
+# registry, in order), the arches and loaders of `core.arch`.
+POLICIES = REGISTRY.ids
+__all__ = ["ARCHES", "LOADERS", "POLICIES", "PolicyResult", "PolicyResults", "ToggleEffect",
+           "TOGGLE_WHY", "evaluate", "honours_proposals", "region_policy_why", "toggle_effect"]
 
 
 class ToggleEffect(StrEnum):
@@ -36,7 +39,7 @@ class ToggleEffect(StrEnum):
 
 
 TOGGLE_WHY = {
-    ToggleEffect.EFFECTIVE: "a no-dump-v1 kernel drops this region from the vmcore",
+    ToggleEffect.EFFECTIVE: f"a {REGISTRY.toggled.id} kernel drops this region from the vmcore",
     ToggleEffect.IGNORED_REUSABLE: "ignored: v1 skips linux,no-dump on reusable regions (CMA pages hold live data)",
     ToggleEffect.REDUNDANT_NO_MAP: "redundant: no-map memory is never in the vmcore already",
     ToggleEffect.NO_ENTRY: "no effect: the kernel keeps no reserved_mem[] entry for this node",
@@ -53,10 +56,35 @@ class PolicyResult:
     savings_bytes: int               # today − this policy (known even without RAM)
     region_dumped: dict[str, int] = field(default_factory=dict)   # bytes of each region dumped
     unplaced_excluded_bytes: int = 0  # sizes of unplaced regions assumed inside RAM
+    excluded_ids: frozenset[str] = frozenset()  # regions dropped on top of `today`
+
+
+class PolicyResults(Mapping[str, PolicyResult]):
+    """Every registered policy's result for one state of the model, computed once."""
+
+    def __init__(self, mm: MemoryMap, results: dict[str, PolicyResult]) -> None:
+        self._mm = mm
+        self._results = results
+
+    def __getitem__(self, policy_id: str) -> PolicyResult:
+        return self._results[policy_id]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._results)
+
+    def __len__(self) -> int:
+        return len(self._results)
+
+    def why(self, region: Region) -> dict[str, str]:
+        """One line per policy saying whether and why the region is in the vmcore."""
+        mm, out = self._mm, {}
+        for policy in REGISTRY:
+            out[policy.id] = _why(mm, region, policy, self._results[policy.id])
+        return out
 
 
 def honours_proposals(mm: MemoryMap) -> bool:
-    return mm.loader == "kexec_file" and mm.arch in ("arm64", "riscv", "loongarch")
+    return rules_for(mm.arch).dump_path(mm.loader).honours_proposals
 
 
 def toggle_effect(mm: MemoryMap, region: Region) -> ToggleEffect:
@@ -75,14 +103,16 @@ def toggle_effect(mm: MemoryMap, region: Region) -> ToggleEffect:
 
 # -- the building blocks: what each kernel path starts from and removes -----------
 
-def _crash_regions(mm: MemoryMap) -> list[Region]:
+def _crash_regions(mm: MemoryMap, path: DumpPath) -> list[Region]:
+    """crashk_res / crashk_low_res / crashk_cma ranges this path cuts out."""
     out = []
     for r in mm.regions:
         if r.kind is not RegionKind.CRASHKERNEL or not r.reserves_memory:
             continue
-        if r.id == "crashkernel-low" and mm.arch == "riscv" and mm.loader == "kexec_file":
-            continue  # riscv prepare_elf_headers() excludes crashk_res only
-        if r.id.startswith("crashkernel-cma") and mm.arch != "x86_64":
+        base_id = CRASH_CMA if r.id.startswith(CRASH_CMA) else r.id
+        if base_id not in path.excluded_crash:
+            continue  # e.g. riscv prepare_elf_headers() excludes crashk_res only
+        if base_id == CRASH_CMA and not rules_for(mm.arch).crashkernel_cma:
             continue  # crashkernel=,cma is x86/ppc only; the region is flagged ignored anyway
         out.append(r)
     return out
@@ -98,32 +128,32 @@ def _iomem_ranges(mm: MemoryMap, *, contains: bool = False, top_level: bool | No
     return RangeSet(out)
 
 
-def _nomap(mm: MemoryMap) -> RangeSet:
-    dt = RangeSet(rng for r in mm.regions if r.no_map and r.reserves_memory for rng in r.ranges)
-    if mm.arch in ("arm64", "loongarch") and mm.iomem:
-        # Top-level "reserved" in arm64 iomem is every NOMAP memblock region (DT no-map and
-        # EFI non-usable alike), so it also catches regions the DTB does not describe.
-        dt = dt | _iomem_ranges(mm, name="reserved", top_level=True)
-    return dt
+def _nomap(mm: MemoryMap, rules: ArchRules) -> RangeSet:
+    dt = [rng for r in mm.regions if r.no_map and r.reserves_memory for rng in r.ranges]
+    # The arch's top-level NOMAP iomem line is every NOMAP memblock region (DT no-map and
+    # EFI non-usable alike), so it also catches regions the DTB does not describe.
+    dt += [e.range for e in mm.iomem if is_iomem_nomap(rules, e.name, e.depth)]
+    return RangeSet(dt)
 
 
 def _base_ranges(mm: MemoryMap, ram: RangeSet) -> RangeSet:
     """RAM PT_LOADs of `today`, placed part only."""
-    crash = RangeSet(rng for r in _crash_regions(mm) for rng in r.ranges)
-    if mm.loader == "kexec_load" and mm.iomem:
+    rules = rules_for(mm.arch)
+    path = rules.dump_path(mm.loader)
+    if path.base == "iomem_lines" and mm.iomem:
         # kexec-tools reads /proc/iomem lines, ignoring indentation (domain.md §2.3/§2.5).
-        system_ram = _iomem_ranges(mm, name="System RAM", contains=mm.arch == "x86_64")
-        crash_lines = _iomem_ranges(mm, name="Crash kernel")
-        out = system_ram - crash_lines
-        if mm.arch == "x86_64":
-            out = out - _iomem_ranges(mm, name="GART")
+        out = _iomem_ranges(mm, name=rules.iomem_ram, contains=path.ram_line_contains)
+        for line in path.excluded_lines:
+            out = out - _iomem_ranges(mm, name=line)
         return out
-    if mm.arch in ("riscv", "x86_64") and mm.iomem:
-        base = _iomem_ranges(mm, name="System RAM", top_level=True)  # walk_system_ram_res()
+    if path.base == "system_ram_res" and mm.iomem:
+        base = _iomem_ranges(mm, name=rules.iomem_ram, top_level=True)  # walk_system_ram_res()
     else:
-        base = ram - _nomap(mm)
-    if mm.arch == "x86_64" and mm.loader == "kexec_file":
-        base = base - RangeSet([LOW_1M])
+        # for_each_mem_range(); also the stand-in when iomem is missing
+        base = ram - _nomap(mm, rules)
+    if path.excluded_low_bytes:
+        base = base - RangeSet([(0, path.excluded_low_bytes)])
+    crash = RangeSet(rng for r in _crash_regions(mm, path) for rng in r.ranges)
     return base - crash
 
 
@@ -135,107 +165,95 @@ def _saved_entries(mm: MemoryMap) -> list[Region]:
     return [r for r in rmem if not r.dynamic] + [r for r in rmem if r.dynamic]
 
 
-def excluded_by(mm: MemoryMap, policy: str) -> list[Region]:
+def _excluded(mm: MemoryMap, policy: Policy, entries: list[Region], memreserves: list[Region],
+              overlaps: list[list[int]]) -> list[Region]:
     """Regions a policy drops on top of `today` (by their full reserved ranges)."""
-    if policy == "today" or not honours_proposals(mm):
+    if not policy.changes(rules_for(mm.arch), mm.loader):
         return []
-    entries = _saved_entries(mm)
-    if policy == "no-dump-v1":
-        out = [r for r in entries if mm.no_dump(r) and not r.no_map and not r.reusable]
-    elif policy == "exclude-reserved":
-        out = [r for r in entries if not r.cma and not r.no_map]
-    else:
-        raise ValueError(f"unknown policy {policy!r}")
-    for mr in mm.regions:
-        if mr.kind is not RegionKind.MEMRESERVE or not mr.reserves_memory:
-            continue
-        overlapping = [e for e in entries if e.ranges and e.ranges.overlap_bytes(mr.ranges)]
-        if policy == "no-dump-v1":
-            # fdt_reserved_mem_save_memreserve(): no_dump defaults to true, but an
-            # overlapping saved entry's flag is inherited (first overlap wins).
-            drop = mm.no_dump(overlapping[0]) if overlapping else True
-        else:
-            # v2+: a memreserve overlapping a dumpable (CMA) entry is kept whole.
-            drop = not any(e.cma for e in overlapping)
-        if drop:
+    out = [r for r in entries if policy.drops_entry(mm, r)]
+    for mr, hits in zip(memreserves, overlaps):
+        if policy.drops_memreserve(mm, [entries[i] for i in hits]):
             out.append(mr)
     return out
 
 
-def _today_drops_unplaced(mm: MemoryMap, region: Region) -> bool:
-    if region.kind is RegionKind.CRASHKERNEL:
-        return region in _crash_regions(mm)
-    return region.no_map
-
-
-def evaluate(mm: MemoryMap) -> dict[str, PolicyResult]:
-    """All three policies for the current toggles."""
+def evaluate(mm: MemoryMap) -> PolicyResults:
+    """Every registered policy for the current toggles."""
     ram = mm.ram if mm.ram_known else RangeSet(
         rng for r in mm.regions if r.reserves_memory for rng in r.ranges)
     today_set = _base_ranges(mm, ram)
     page = mm.page_size
+    path = rules_for(mm.arch).dump_path(mm.loader)
+    today_drops_unplaced = {r.id for r in _crash_regions(mm, path)} | {
+        r.id for r in mm.regions if r.kind is not RegionKind.CRASHKERNEL and r.no_map}
     unplaced = [r for r in mm.regions if r.reserves_memory and not r.placed and r.size_bytes]
+    entries = _saved_entries(mm)
+    memreserves = [r for r in mm.regions if r.kind is RegionKind.MEMRESERVE and r.reserves_memory]
+    # which saved entries each memreserve overlaps, in reserved_mem[] order: one sweep
+    overlaps = overlaps_by_sweep([mr.ranges.pairs for mr in memreserves],
+                                 [e.ranges.pairs for e in entries])
 
     def rounded(size: int) -> int:
         return page_round_out(0, size, page)[1]
 
     results: dict[str, PolicyResult] = {}
     today_bytes = None
-    for policy in POLICIES:
-        dropped = excluded_by(mm, policy)
-        dropped_ids = {r.id for r in dropped}
+    for policy in REGISTRY:
+        dropped = _excluded(mm, policy, entries, memreserves, overlaps)
+        dropped_ids = frozenset(r.id for r in dropped)
         dropped_set = RangeSet(rng for r in dropped for rng in r.ranges)
         dumped = today_set - dropped_set
         unplaced_out = sum(
             rounded(r.size_bytes) for r in unplaced
-            if r.id in dropped_ids or _today_drops_unplaced(mm, r))
+            if r.id in dropped_ids or r.id in today_drops_unplaced)
         total = dumped.page_rounded_bytes(page) - unplaced_out
+        coverage = Coverage(dumped)
         region_dumped = {}
         for r in mm.regions:
             if r.placed:
-                region_dumped[r.id] = r.ranges.overlap_bytes(dumped)
-            elif not r.reserves_memory or r.id in dropped_ids or _today_drops_unplaced(mm, r):
+                region_dumped[r.id] = coverage.bytes_in(r.ranges)
+            elif not r.reserves_memory or r.id in dropped_ids or r.id in today_drops_unplaced:
                 region_dumped[r.id] = 0
             else:
                 region_dumped[r.id] = r.size_bytes
-        if policy == "today":
+        if today_bytes is None:  # the registry's first policy is `today`
             today_bytes = total
-        results[policy] = PolicyResult(
-            name=policy,
+        results[policy.id] = PolicyResult(
+            name=policy.id,
             dumped=dumped,
             dumped_bytes=total if mm.ram_known else None,
             savings_bytes=today_bytes - total,
             region_dumped=region_dumped,
             unplaced_excluded_bytes=unplaced_out,
+            excluded_ids=dropped_ids,
         )
-    return results
+    return PolicyResults(mm, results)
 
 
-def region_policy_why(mm: MemoryMap, region: Region) -> dict[str, str]:
-    """One line per policy saying whether and why the region is in the vmcore."""
-    res = evaluate(mm)
-    out = {}
-    for policy in POLICIES:
-        dumped = res[policy].region_dumped.get(region.id, 0)
-        if not region.reserves_memory:
-            why = "plain RAM (the kernel does not reserve it)"
-        elif region.kind is RegionKind.CRASHKERNEL:
-            why = "crash kernel memory is never dumped" if dumped == 0 else "dumped (not excluded on this path)"
-        elif region.no_map:
-            why = "no-map: not in memblock's mapped memory, never dumped"
-        elif policy == "today" or not honours_proposals(mm):
-            why = "memblock_reserve'd memory is dumped today"
-        elif region in excluded_by(mm, policy):
-            why = ("linux,no-dump set" if policy == "no-dump-v1" and region.kind is not RegionKind.MEMRESERVE
-                   else "excluded by default" if policy == "exclude-reserved" or region.kind is RegionKind.MEMRESERVE
-                   else "excluded")
-        elif policy == "exclude-reserved" and region.cma:
-            why = "CMA entry: rmem_cma_setup() marks it dumpable"
-        elif not region.saved:
-            why = "no reserved_mem[] entry: never excluded"
-        elif policy == "no-dump-v1" and region.reusable:
-            why = "reusable: linux,no-dump ignored"
-        else:
-            why = "dumped"
-        out[policy] = why
-    return out
+def _why(mm: MemoryMap, region: Region, policy: Policy, result: PolicyResult) -> str:
+    dumped = result.region_dumped.get(region.id, 0)
+    if not region.reserves_memory:
+        return "plain RAM (the kernel does not reserve it)"
+    if region.kind is RegionKind.CRASHKERNEL:
+        return "crash kernel memory is never dumped" if dumped == 0 else "dumped (not excluded on this path)"
+    if region.no_map:
+        return "no-map: not in memblock's mapped memory, never dumped"
+    if not policy.changes(rules_for(mm.arch), mm.loader):
+        return "memblock_reserve'd memory is dumped today"
+    if region.id in result.excluded_ids:
+        return policy.why_memreserve_excluded if region.kind is RegionKind.MEMRESERVE else policy.why_excluded
+    kept = policy.why_kept(mm, region) if policy.why_kept else None
+    if kept:
+        return kept
+    if not region.saved:
+        return "no reserved_mem[] entry: never excluded"
+    return "dumped"
+
+
+def region_policy_why(mm: MemoryMap, region: Region,
+                      results: PolicyResults | None = None) -> dict[str, str]:
+    """One line per policy saying whether and why the region is in the vmcore.
+
+    Pass the results the caller already holds; without them the model is evaluated.
+    """
+    return (results if results is not None else evaluate(mm)).why(region)

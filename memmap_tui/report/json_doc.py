@@ -7,7 +7,8 @@ ranges half-open `{"start", "end"}`.
 from __future__ import annotations
 
 from memmap_tui.core.model import MemoryMap
-from memmap_tui.core.policy import POLICIES, PolicyResult, evaluate, toggle_effect
+from memmap_tui.core.policies import POLICIES
+from memmap_tui.core.policy import PolicyResults, evaluate, toggle_effect
 from memmap_tui.core.ranges import RangeSet
 from memmap_tui.core.units import capture_seconds
 
@@ -19,8 +20,8 @@ def _ranges(rs: RangeSet | tuple) -> list[dict]:
 
 
 def build_report(mm: MemoryMap, *, write_speed_mbps: float,
-                 results: dict[str, PolicyResult] | None = None) -> dict:
-    results = results or evaluate(mm)
+                 results: PolicyResults | None = None) -> dict:
+    results = results if results is not None else evaluate(mm)
     regions = []
     for r in mm.regions:
         regions.append({
@@ -29,7 +30,7 @@ def build_report(mm: MemoryMap, *, write_speed_mbps: float,
             "flags": mm.flags(r),
             "ranges": _ranges(r.ranges),
             "size": r.size_bytes,
-            "dumped": {p: results[p].region_dumped.get(r.id, 0) for p in POLICIES},
+            "dumped": {p.id: results[p.id].region_dumped.get(r.id, 0) for p in POLICIES},
             # additive keys
             "name": r.name,
             "labels": list(r.labels),
@@ -41,8 +42,8 @@ def build_report(mm: MemoryMap, *, write_speed_mbps: float,
         })
     policies = {}
     for p in POLICIES:
-        res = results[p]
-        policies[p] = {
+        res = results[p.id]
+        policies[p.id] = {
             "dumped_bytes": res.dumped_bytes,
             "savings_bytes": res.savings_bytes,
             "capture_seconds": (round(capture_seconds(res.dumped_bytes, write_speed_mbps), 3)

@@ -7,17 +7,15 @@ from rich.table import Table
 from rich.text import Text
 
 from memmap_tui.core.model import Level, MemoryMap
-from memmap_tui.core.policy import POLICIES, PolicyResult, evaluate
+from memmap_tui.core.policies import POLICIES, PROPOSAL_NOTE
+from memmap_tui.core.policy import PolicyResults, evaluate
 from memmap_tui.core.units import approx_size, capture_seconds, compact_hex, exact_size
 
 KIND_STYLE = {
     "crashkernel": "bold magenta", "no-map": "red", "memreserve": "yellow",
     "reusable": "green", "reserved": "cyan",
 }
-POLICY_SHORT = {"today": "today", "no-dump-v1": "v1", "exclude-reserved": "excl-rsv"}
 LEVEL_STYLE = {Level.ERROR: "bold red", Level.WARNING: "yellow", Level.INFO: "dim"}
-PROPOSAL_NOTE = ("linux,no-dump is the v1 proposal (rejected by the DT maintainers; vendor kernels only). "
-                 "exclude-reserved is the v2+ series: no DT change needed. Neither is in mainline.")
 
 
 def format_ranges(mm: MemoryMap, region) -> str:
@@ -26,14 +24,14 @@ def format_ranges(mm: MemoryMap, region) -> str:
     return ", ".join(f"{compact_hex(r.start)}–{compact_hex(r.end)}" for r in region.ranges)
 
 
-def regions_table(mm: MemoryMap, results: dict[str, PolicyResult]) -> Table:
+def regions_table(mm: MemoryMap, results: PolicyResults) -> Table:
     table = Table(title="Regions", title_justify="left", expand=False)
     table.add_column("region", overflow="fold")
     table.add_column("kind / flags", overflow="fold")
     table.add_column("range [start–end)", overflow="fold")
     table.add_column("size", justify="right")
     for p in POLICIES:
-        table.add_column(f"dumped\n{POLICY_SHORT[p]}", justify="right")
+        table.add_column(f"dumped\n{p.column}", justify="right")
     for r in mm.regions:
         table.add_row(
             Text(r.name if r.id.startswith("/reserved-memory/") else r.id),
@@ -41,11 +39,11 @@ def regions_table(mm: MemoryMap, results: dict[str, PolicyResult]) -> Table:
                           " " + " ".join(f for f in mm.flags(r) if f != str(r.kind))),
             Text(format_ranges(mm, r)),
             Text(exact_size(r.size_bytes)),
-            *(Text(exact_size(results[p].region_dumped.get(r.id, 0))) for p in POLICIES))
+            *(Text(exact_size(results[p.id].region_dumped.get(r.id, 0))) for p in POLICIES))
     return table
 
 
-def policies_table(mm: MemoryMap, results: dict[str, PolicyResult], write_speed_mbps: float) -> Table:
+def policies_table(mm: MemoryMap, results: PolicyResults, write_speed_mbps: float) -> Table:
     table = Table(title=f"vmcore per policy ({mm.arch}, {mm.loader}, page {mm.page_size} B, "
                         f"capture at {write_speed_mbps:g} MB/s)", title_justify="left")
     table.add_column("policy")
@@ -55,10 +53,10 @@ def policies_table(mm: MemoryMap, results: dict[str, PolicyResult], write_speed_
     table.add_column("capture time", justify="right")
     ram = mm.ram.size_bytes if mm.ram_known else None
     for p in POLICIES:
-        res = results[p]
+        res = results[p.id]
         dumped = res.dumped_bytes
         table.add_row(
-            p,
+            p.id,
             _total(dumped) if dumped is not None else "RAM unknown",
             f"{100 * dumped / ram:.1f} %" if dumped is not None and ram else "—",
             _total(res.savings_bytes) + (f"\n−{capture_seconds(res.savings_bytes, write_speed_mbps):.1f} s"
@@ -82,8 +80,8 @@ def findings_text(mm: MemoryMap) -> Text:
 
 
 def render_report(mm: MemoryMap, console: Console, *, write_speed_mbps: float,
-                  results: dict[str, PolicyResult] | None = None) -> None:
-    results = results or evaluate(mm)
+                  results: PolicyResults | None = None) -> None:
+    results = results if results is not None else evaluate(mm)
     inputs = ", ".join(f"{k}={v}" for k, v in mm.inputs.items()) or "no inputs"
     ram = (f"RAM {exact_size(mm.ram.size_bytes)} from {mm.ram_source}" if mm.ram_known else "RAM unknown")
     console.print(Text(f"memmap-tui report — {inputs}\n{ram}; kernel model {mm.kernel}", style="bold"))
