@@ -12,13 +12,13 @@ from rich.text import Text
 from textual.app import App
 from textual.notifications import Notification, Notify
 
-from memmap_tui.core.policy import POLICIES, ToggleEffect
+from memmap_tui.core.policies import POLICIES, PROPOSAL_NOTE
+from memmap_tui.core.policy import ToggleEffect
 from memmap_tui.core.units import kernel_mem
 from memmap_tui.inputs import Loaded
 from memmap_tui.tui import selection as sel
 from memmap_tui.tui.bandmap import ZOOM_LEVELS, BandMap
 from memmap_tui.tui.commands import MemmapCommands
-from memmap_tui.tui.details import PROPOSAL_NOTE
 from memmap_tui.tui.help import HelpScreen
 from memmap_tui.tui.jump import JumpScreen
 from memmap_tui.tui.keys import bindings
@@ -39,9 +39,9 @@ class MemmapApp(App[None]):
     COMMANDS = App.COMMANDS | {MemmapCommands}
     BINDINGS = bindings("app")
 
-    def __init__(self, loaded: Loaded, *, policy: str = POLICIES[0]) -> None:
+    def __init__(self, loaded: Loaded, *, policy: str | None = None) -> None:
         super().__init__()
-        self.state = TuiState(loaded, policy=policy)
+        self.state = TuiState(loaded, policy=policy or next(iter(POLICIES)).id)
         self.main = MainScreen(self.state)
         self._quit_armed = False
         self._proposal_told = False
@@ -148,7 +148,8 @@ class MemmapApp(App[None]):
         self.main.after_policy_switch()
 
     def action_next_policy(self) -> None:
-        self.set_policy(POLICIES[(POLICIES.index(self.state.policy) + 1) % len(POLICIES)])
+        ids = list(POLICIES.ids)
+        self.set_policy(ids[(ids.index(self.state.policy) + 1) % len(ids)])
         self.notify(Text(f"policy: {self.state.policy}"), title="Policy", timeout=2)
 
     def _zoom(self, step: int, limit: str) -> None:

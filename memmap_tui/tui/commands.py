@@ -12,7 +12,7 @@ from functools import partial
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from memmap_tui.core.naming import display_name
-from memmap_tui.core.policy import POLICIES
+from memmap_tui.core.policies import POLICIES
 from memmap_tui.tui import selection as sel
 from memmap_tui.tui.keys import palette_keys
 
@@ -27,8 +27,8 @@ class MemmapCommands(Provider):
                 continue
             out.append((key.description, partial(app.run_action, key.action), key.shown_key))
         for p in POLICIES:
-            if p != state.policy:
-                out.append((f"Policy: {p}", partial(app.set_policy, p), ""))
+            if p.id != state.policy:
+                out.append((f"Policy: {p.id} — {p.title}", partial(app.set_policy, p.id), ""))
         for r in state.mm.regions:
             name = display_name(r)
             out.append((f"Jump to {name} ({r.id})" if name != r.id else f"Jump to {r.id}",

@@ -15,7 +15,8 @@ from rich.text import Text
 
 from memmap_tui.core.model import Band, Region
 from memmap_tui.core.naming import display_name
-from memmap_tui.core.policy import POLICIES, TOGGLE_WHY, ToggleEffect, region_policy_why, toggle_effect
+from memmap_tui.core.policies import POLICIES, PROPOSAL_NOTE
+from memmap_tui.core.policy import TOGGLE_WHY, ToggleEffect, toggle_effect
 from memmap_tui.core.ranges import Range
 from memmap_tui.core.units import compact_hex, exact_size, kernel_mem
 from memmap_tui.tui.paths import shown_path
@@ -26,8 +27,6 @@ from memmap_tui.tui.theme import (BAND_GLYPH, BAND_LABEL, DEFAULT, DUMP_GLYPH, D
 
 # the export dialog's result lines (it predates the palette): the default theme's level styles
 LEVEL_STYLE = DEFAULT.level
-PROPOSAL_NOTE = ("linux,no-dump is the v1 proposal the DT maintainers rejected (vendor kernels only); "
-                 "exclude-reserved (v2+) needs no DT change. Neither is in mainline.")
 
 
 def iomem_line(e) -> Text:
@@ -115,12 +114,12 @@ class Details:
         table.add_column("region", overflow="fold")
         table.add_column("size", justify="right", no_wrap=True)
         for p in POLICIES:
-            table.add_column(p, justify="right", no_wrap=True,
-                             header_style=pal.active if p == state.policy else pal.heading)
+            table.add_column(p.column_narrow, justify="right", no_wrap=True,
+                             header_style=pal.active if p.id == state.policy else pal.heading)
         for r in regions:
             table.add_row(Text(display_name(r), style=pal.kind_fg[state.mm.band_of(r)]),
                           Text(exact_size(r.size_bytes)),
-                          *(Text(exact_size(state.results[p].region_dumped.get(r.id, 0))) for p in POLICIES))
+                          *(Text(exact_size(state.results[p.id].region_dumped.get(r.id, 0))) for p in POLICIES))
         return table
 
     def kind_totals(self) -> Table:
@@ -197,9 +196,9 @@ class Details:
         parts.append(info)
 
         parts.append(self.heading("In the vmcore"))
-        why = region_policy_why(mm, region)
+        why = state.results.why(region)
         pt = Text()
-        for p in POLICIES:
+        for p in (policy.id for policy in POLICIES):
             dumped = state.results[p].region_dumped.get(region.id, 0)
             style = pal.active if p == state.policy else pal.text
             pt.append(f"{'▶' if p == state.policy else ' '} {p:<17}", style=style)
@@ -349,7 +348,7 @@ class Details:
         pt = Table.grid(padding=(0, 1))
         pt.add_column(no_wrap=True)
         pt.add_column(justify="right", no_wrap=True)
-        for p in POLICIES:
+        for p in (policy.id for policy in POLICIES):
             dumped = sum(x.size_bytes for r in state.results[p].dumped if (x := r.intersection(bank)))
             pt.add_row(Text(p, style=pal.active if p == state.policy else pal.text), Text(exact_size(dumped)))
         parts.append(pt)

@@ -11,16 +11,12 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from memmap_tui.tui.details import PROPOSAL_NOTE, legend
+from memmap_tui.core.policies import POLICIES, PROPOSAL_NOTE
+from memmap_tui.tui.details import legend
 from memmap_tui.tui.keys import help_rows
 from memmap_tui.tui.theme import Palette
 
-POLICY_HELP = {
-    "today": "what current kernels put in a vmcore: RAM minus no-map minus the crash kernel",
-    "no-dump-v1": "kernels carrying the v1 series: also drops nodes tagged linux,no-dump and /memreserve/",
-    "exclude-reserved": "the v2+ series: drops every reserved region except CMA — no DT change needed",
-}
-POLICY_SCOPE = "Both proposals change only kexec_file on arm64/riscv/loongarch."
+POLICY_SCOPE = "The proposals change only the kexec paths that honour them (kexec_file on arm64/riscv/loongarch)."
 
 
 class HelpScreen(ModalScreen[None]):
@@ -38,8 +34,8 @@ class HelpScreen(ModalScreen[None]):
         policies = Table.grid(padding=(0, 2))
         policies.add_column(style=Style(bold=True), no_wrap=True)
         policies.add_column()
-        for policy, text in POLICY_HELP.items():
-            policies.add_row(Text(policy), Text(text))
+        for policy in POLICIES:
+            policies.add_row(Text(policy.id), Text(f"{policy.title}: {policy.summary}"))
         policies.add_row(Text(""), Text(POLICY_SCOPE, style=pal.muted))
         with VerticalScroll(id="help-body"):
             yield Static(Text("memmap-tui — keys", style="bold"), classes="help-title")

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 
 from memmap_tui.core.dump import DumpAccount, Verdict, account_dump, check_policy
 from memmap_tui.core.model import Band, IomemEntry, MemoryMap, Region, RegionKind
-from memmap_tui.core.policy import TOGGLE_WHY, PolicyResult, ToggleEffect, evaluate, toggle_effect
+from memmap_tui.core.policies import POLICIES as REGISTRY
+from memmap_tui.core.policy import TOGGLE_WHY, PolicyResults, ToggleEffect, evaluate, toggle_effect
 from memmap_tui.core.ranges import Range
 from memmap_tui.core.units import exact_size
 from memmap_tui.inputs import Loaded
@@ -33,15 +34,15 @@ class ToggleOutcome:
     region_id: str
     value: bool              # linux,no-dump after the toggle
     effect: ToggleEffect
-    saving_delta: int        # change of the no-dump-v1 saving, bytes
+    saving_delta: int        # change of the toggled policy's saving, bytes
     message: str
 
 
 @dataclass(slots=True)
 class TuiState:
     loaded: Loaded
-    policy: str = "today"
-    results: dict[str, PolicyResult] = field(default_factory=dict)
+    policy: str = field(default_factory=lambda: next(iter(REGISTRY)).id)
+    results: PolicyResults = field(init=False)   # every policy, computed once per toggle (recompute)
     undo_stack: list[tuple[str, bool, bool]] = field(default_factory=list)  # (id, before, after)
     redo_stack: list[tuple[str, bool, bool]] = field(default_factory=list)
     exported: dict[str, bool] = field(default_factory=dict)   # the toggles the last export wrote
@@ -136,17 +137,18 @@ class TuiState:
         return self._apply(region, before, not before, record=True)
 
     def _apply(self, region: Region, before: bool, after: bool, *, record: bool) -> ToggleOutcome:
-        old_saving = self.results["no-dump-v1"].savings_bytes
+        toggled = REGISTRY.toggled.id
+        old_saving = self.results[toggled].savings_bytes
         self.mm.set_no_dump(region.id, after)
         self.recompute()
         if record:
             self.undo_stack.append((region.id, before, after))
             self.redo_stack.clear()
         effect = toggle_effect(self.mm, region)
-        delta = self.results["no-dump-v1"].savings_bytes - old_saving
+        delta = self.results[toggled].savings_bytes - old_saving
         verb = "set" if after else "cleared"
         if effect is ToggleEffect.EFFECTIVE:
-            msg = f"linux,no-dump {verb} on {region.name}: no-dump-v1 saving {_signed(delta)}"
+            msg = f"linux,no-dump {verb} on {region.name}: {toggled} saving {_signed(delta)}"
         else:
             msg = f"linux,no-dump {verb} on {region.name} — {TOGGLE_WHY[effect]}"
         return ToggleOutcome(region.id, after, effect, delta, msg)

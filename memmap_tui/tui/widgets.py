@@ -12,7 +12,7 @@ from textual.widgets.tree import TreeNode
 
 from memmap_tui.core.model import Band, Region
 from memmap_tui.core.naming import display_name
-from memmap_tui.core.policy import POLICIES
+from memmap_tui.core.policies import POLICIES, PROPOSAL_NOTE
 from memmap_tui.core.units import capture_seconds, compact_hex, duration_text, exact_size, short_size
 from memmap_tui.tui import selection as sel
 from memmap_tui.tui.keys import bindings
@@ -62,13 +62,11 @@ class RegionTree(Tree[Selection]):
         self.nodes: dict[Selection, TreeNode[Selection]] = {}
         self.kind_filter: Band | None = None
         self.sort = SORTS[0]
+        self.populate()
 
     @property
     def pal(self) -> Palette:
         return self.app.palette
-
-    def on_mount(self) -> None:
-        self.populate()
 
     def _add(self, parent: TreeNode[Selection], label: Text, data: Selection, leaf: bool = True):
         node = parent.add_leaf(label, data=data) if leaf else parent.add(label, data=data, expand=True)
@@ -252,8 +250,7 @@ class InfoHeader(Static):
 class Banner(Static):
     """The proposal status, always on screen: a saving must never look like a mainline fact."""
 
-    FULL = ("linux,no-dump = v1 proposal, rejected by the DT maintainers (vendor kernels only) · "
-            "exclude-reserved (v2+) needs no DT change")
+    FULL = PROPOSAL_NOTE
     SHORT = "linux,no-dump: rejected v1 proposal (vendor kernels only) · ? explains"
 
     def render(self) -> Text:
@@ -294,7 +291,7 @@ class PolicyCard(Static):
         else:
             first = [[name]]
             second = [[("  RAM unknown (--ram)", pal.warn)], [("  RAM unknown", pal.warn)]]
-        if self.policy == POLICIES[0]:
+        if POLICIES[self.policy].drops_entry is None:   # today: the baseline the others save against
             third = [[("  baseline", pal.muted)]]
         else:
             saved = res.savings_bytes
@@ -306,7 +303,7 @@ class PolicyCard(Static):
         for variants in (first, second, third):
             fits = [v for v in variants if sum(len(s) for s, _ in v) <= width]
             out.append(fits[0] if fits else variants[-1])
-        if self.policy != POLICIES[0] and (res.savings_bytes == 0 or capture_seconds(res.savings_bytes, speed) < 0.05):
+        if POLICIES[self.policy].drops_entry is not None and (res.savings_bytes == 0 or capture_seconds(res.savings_bytes, speed) < 0.05):
             out[2] = [x for x in out[2] if not x[0].startswith(" −")]
         return out
 
@@ -327,7 +324,7 @@ class SavingsBar(Horizontal):
     def __init__(self, state: TuiState, **kw) -> None:
         super().__init__(**kw)
         self.state = state
-        self.cards = [PolicyCard(state, p, id=f"policy-{p}") for p in POLICIES]
+        self.cards = [PolicyCard(state, p.id, id=f"policy-{p.id}") for p in POLICIES]
 
     def compose(self):
         yield from self.cards
