@@ -28,7 +28,6 @@ from memmap_tui.tui.widgets import MapLegend, PolicyCard, RegionTree
 from tests.conftest import BOOT_IOMEM, CONSOLE_LOG, CORPUS, REPO, RSV_DTB, needs_corpus, needs_dtc
 from tests.test_vmcore_corpus import d31_elf_rebuilt, readelf_d31_loads  # noqa: F401 (fixture)
 
-pytestmark = needs_corpus
 
 SAMPLE = REPO / "sample-data"
 VM = CORPUS / "vmcore"
@@ -111,6 +110,7 @@ def test_jump_to_an_address_in_a_hole_selects_the_hole_row():
 
 # -- band map keyboard -------------------------------------------------------------------------
 
+@needs_corpus
 def test_map_down_from_the_overview_starts_where_the_map_is_scrolled():
     """The map opens scrolled to RAM; ↓ used to jump to the first MMIO window at 0x0900_0000."""
     async def go():
@@ -139,6 +139,7 @@ def _mdf_log_pages() -> dict[str, int]:
     return {"zero": grab("Pages filled with zero"), "remaining": grab("Remaining pages")}
 
 
+@needs_corpus
 def test_dump_column_on_the_map_adds_up_to_makedumpfiles_log():
     """The d31 kdump file (cut after its metadata): the map's dump column, summed over the
     bands, holds exactly the pages makedumpfile says it kept (remaining + zero pages, which
@@ -184,6 +185,7 @@ def test_dump_column_on_the_map_adds_up_to_makedumpfiles_log():
     run(without())
 
 
+@needs_corpus
 def test_dump_column_matches_readelf_for_makedumpfile_elf(d31_elf_rebuilt):  # noqa: F811
     """makedumpfile -E: every band's mark follows from readelf's PT_LOAD list (p_memsz covered,
     p_filesz present), computed here from the listing, not from our ELF reader."""
@@ -340,6 +342,7 @@ def test_cut_tree_label_shows_in_full_as_tooltip():
 
 # -- corpus boards ---------------------------------------------------------------------------------
 
+@needs_corpus
 def test_generic_carveout_names_show_their_compatible_and_ram_unknown_fits():
     """sm8450-hdk names 43 carveouts `memory@…` with no labels (no __symbols__): the map's second
     row shows the compatible where there is one; without --ram the cards say what to do in full."""
@@ -382,6 +385,7 @@ def test_palette_toggle_selects_the_region_it_changed():
     run(go())
 
 
+@needs_corpus
 def test_dump_only_mode_export_says_there_is_no_dtb():
     """--vmcore with --iomem and no DTB: `e` used to open a dialog offering board.no-dump.dtb."""
     if not FLAT.exists():
