@@ -156,6 +156,8 @@ class MemmapApp(App[None]):
         m = self.main.query_one(BandMap)
         if not m.set_zoom(m.zoom_index + step):
             self.notify(Text(limit), timeout=1.5)
+        else:
+            self.notify(Text(f"zoom {m.zoom_index + 1}/{len(ZOOM_LEVELS)}"), title="Band map", timeout=1.5)
         self.main.update_legend()
 
     def action_zoom_in(self) -> None:

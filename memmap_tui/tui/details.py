@@ -18,7 +18,7 @@ from memmap_tui.core.naming import display_name
 from memmap_tui.core.policies import POLICIES, PROPOSAL_NOTE
 from memmap_tui.core.policy import TOGGLE_WHY, ToggleEffect, toggle_effect
 from memmap_tui.core.ranges import Range
-from memmap_tui.core.units import compact_hex, exact_size, kernel_mem
+from memmap_tui.core.units import approx_size, compact_hex, exact_size, kernel_mem
 from memmap_tui.tui.paths import shown_path
 from memmap_tui.tui.selection import Selection, SelKind
 from memmap_tui.tui.state import GROUPS, TuiState, dump_mark_of
@@ -128,11 +128,14 @@ class Details:
         table.add_column("kind", no_wrap=True)
         table.add_column("regions", justify="right", no_wrap=True)
         table.add_column("size", justify="right", no_wrap=True)
+        table.add_column("", no_wrap=True)
         for band, count, size in self.state.kind_totals():
             label = Text()
             label.append(f" {BAND_GLYPH[band]} ", style=self.pal.band_fill[band])
             label.append(f" {BAND_LABEL[band]}")
-            table.add_row(label, Text(str(count)), Text(exact_size(size)))
+            approx = approx_size(size)
+            table.add_row(label, Text(str(count)), Text(exact_size(size)),
+                          Text(approx or "", style=self.pal.muted))
         return table
 
     # -- views -----------------------------------------------------------------------------

@@ -197,22 +197,34 @@ class RegionTree(Tree[Selection]):
 
 
 class MapLegend(Static):
-    """Under the band map: a glyph per kind, the zoom level and the scale; two lines at 36 columns."""
+    """Under the band map: a glyph per kind, the scale and the zoom level; two lines at 36 columns."""
+
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self._zoom = (0, 1)
+        self._dump = False
 
     def show(self, zoom_index: int, zoom_levels: int, *, dump: bool = False) -> None:
+        self._zoom, self._dump = (zoom_index, zoom_levels), dump
+        self.refresh(layout=True)
+
+    def render(self) -> Text:
         pal: Palette = self.app.palette
+        zoom_index, zoom_levels = self._zoom
         t = Text()
         for band, label in SHORT_LABEL.items():
             t.append(BAND_GLYPH[band], style=pal.band_fill[band])
             t.append(f" {label} ")
-        t.append(f" height\u00a0∝\u00a0log2\u00a0size · zoom\u00a0{zoom_index + 1}/{zoom_levels}", style=pal.muted)
-        if dump:
+        t.append("rows∝log2(size)", style=pal.muted)   # band height is log-scaled: say so on the map
+        if (self.size.width or 80) >= 60:   # narrow: the zoom level is in the toast after +/-
+            t.append(f" · zoom\u00a0{zoom_index + 1}/{zoom_levels}", style=pal.muted)
+        if self._dump:
             # the second marker column: what the loaded file holds, next to the policy's prediction
             t.append("\ndump", style=pal.muted)
             for mark, glyph in DUMP_GLYPH.items():
                 t.append(f" {glyph}", style=pal.dump_fg[mark])
                 t.append(f"\u00a0{DUMP_LABEL[mark]}", style=pal.muted)
-        self.update(t)
+        return t
 
 
 class InfoHeader(Static):
