@@ -8,6 +8,7 @@ kernel is `crashk_res` (and `crashk_low_res`).
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -246,26 +247,49 @@ class MemoryMap:
         Returns (range, band, region id) sorted by address, holes included
         between the first and last known byte.
         """
-        claimed = RangeSet()
-        pieces: list[tuple[Range, Band, str | None]] = []
+        # One sweep over every layer's boundaries (a heap of the layers covering the current
+        # address, best priority on top): O(n log n); subtracting each layer from the union of
+        # the layers above it was quadratic (5,000 carveouts: ~10 s).
+        layers: list[tuple[Band, str | None, RangeSet]] = []
         by_band: dict[Band, list[Region]] = {}
         for r in self.regions:
             if r.placed and r.reserves_memory:
                 by_band.setdefault(self.band_of(r), []).append(r)
         for band in BAND_PRIORITY:
             if band is Band.RAM:
-                layers = [(self.ram, None)]
+                layers.append((band, None, self.ram))
             elif band is Band.MMIO:
-                layers = [(self.mmio(), None)]
-            elif band is Band.HOLE:
-                continue
-            else:
-                layers = [(r.ranges, r.id) for r in by_band.get(band, [])]
-            for ranges, rid in layers:
-                free = ranges - claimed
-                for piece in free:
-                    pieces.append((piece, band, rid))
-                claimed = claimed | free
+                layers.append((band, None, self.mmio()))
+            elif band is not Band.HOLE:
+                layers += [(band, r.id, r.ranges) for r in by_band.get(band, [])]
+        events: list[tuple[int, int, int]] = []   # (address, +1 start / -1 end, layer rank)
+        for rank, (_band, _rid, ranges) in enumerate(layers):
+            for rng in ranges:
+                events.append((rng.start, 1, rank))
+                events.append((rng.end, -1, rank))
+        events.sort()
+        pieces: list[tuple[Range, Band, str | None]] = []
+        active: list[int] = []          # heap of ranks; ended ranks are dropped lazily
+        open_count: dict[int, int] = {}
+        i, cursor = 0, None
+        while i < len(events):
+            addr = events[i][0]
+            while active and not open_count.get(active[0]):
+                heapq.heappop(active)
+            if active and cursor is not None and addr > cursor:
+                band, rid, _ = layers[active[0]]
+                last = pieces[-1] if pieces else None
+                if last is not None and last[0].end == cursor and last[1] is band and last[2] == rid:
+                    pieces[-1] = (Range(last[0].start, addr), band, rid)
+                else:
+                    pieces.append((Range(cursor, addr), band, rid))
+            while i < len(events) and events[i][0] == addr:
+                _, kind, rank = events[i]
+                open_count[rank] = open_count.get(rank, 0) + kind
+                if kind > 0:
+                    heapq.heappush(active, rank)
+                i += 1
+            cursor = addr
         pieces.sort(key=lambda p: p[0].start)
         out: list[tuple[Range, Band, str | None]] = []
         cursor = None

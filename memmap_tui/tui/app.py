@@ -47,6 +47,8 @@ class MemmapApp(App[None]):
         self._proposal_told = False
         self._last_toast: Notification | None = None
         self._toast_repeats = 1
+        self._palette: tuple[tuple[str, bool], Palette] | None = None
+        self._palette: tuple[tuple[str, bool], Palette] | None = None
 
     def get_default_screen(self) -> MainScreen:
         return self.main
@@ -56,7 +58,10 @@ class MemmapApp(App[None]):
 
     @property
     def palette(self) -> Palette:
-        return palette_of(self.theme_variables)
+        """The theme's palette; `theme_variables` costs a full CSS-variable pass, so once per theme."""
+        if self._palette is None or self._palette[0] != (self.theme, self.ansi_color):
+            self._palette = ((self.theme, self.ansi_color), palette_of(self.theme_variables))
+        return self._palette[1]
 
     def notify(self, message, *, title: str = "", severity="information", timeout: float | None = None,
                markup: bool = True) -> None:
@@ -66,9 +71,8 @@ class MemmapApp(App[None]):
         if isinstance(message, Text):
             message, markup = message.plain, False
         last = self._last_toast
-        if last is not None and not last.has_expired and (last.message, last.title) == (message, title) \
-                or last is not None and last.message.startswith(f"{message} (×") and last.title == title \
-                and not last.has_expired:
+        if last is not None and not last.has_expired and last.title == title \
+                and (last.message == message or last.message.startswith(f"{message} (×")):
             self._toast_repeats += 1
             if last in self._notifications:
                 self._unnotify(last)

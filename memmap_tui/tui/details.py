@@ -25,6 +25,7 @@ from memmap_tui.tui.state import GROUPS, TuiState, dump_mark_of
 from memmap_tui.tui.theme import (BAND_GLYPH, BAND_LABEL, DEFAULT, DUMP_GLYPH, DUMP_LABEL, DUMP_WHY,
                                   VMCORE_GLYPH, Palette)
 
+OVERVIEW_FINDINGS_PER_CODE = 5
 # the export dialog's result lines (it predates the palette): the default theme's level styles
 LEVEL_STYLE = DEFAULT.level
 
@@ -88,12 +89,21 @@ class Details:
     def heading(self, text: str) -> Text:
         return Text(text, style=self.pal.heading)
 
-    def findings(self, findings) -> Text:
+    def findings(self, findings, *, per_code: int | None = None) -> Text:
+        """Findings, in order; with `per_code`, at most that many of each code and a count of the
+        rest (a generated board with 2,500 findings rendered them all: seconds per repaint)."""
         out = Text()
+        shown: dict[str, int] = {}
         for f in findings:
+            shown[f.code] = shown.get(f.code, 0) + 1
+            if per_code is not None and shown[f.code] > per_code:
+                continue
             out.append(f"{f.level}: ", style=self.pal.level[f.level])
             out.append(f"[{f.code}] ", style=self.pal.muted)
             out.append(f"{f.message}\n")
+        for code, n in shown.items():
+            if per_code is not None and n > per_code:
+                out.append(f"… {n - per_code} more [{code}] (each region's details list its own)\n", style=self.pal.muted)
         out.rstrip()
         return out
 
@@ -170,7 +180,8 @@ class Details:
         if state.kind_totals():
             parts += [self.heading("Totals per kind"), self.kind_totals()]
         parts.append(self.heading(f"Findings ({len(mm.findings)})"))
-        parts.append(self.findings(mm.findings) if mm.findings else Text("none", style=pal.muted))
+        parts.append(self.findings(mm.findings, per_code=OVERVIEW_FINDINGS_PER_CODE) if mm.findings
+                     else Text("none", style=pal.muted))
         parts += [Text(""), self.heading("Legend"), legend(pal, dump=state.loaded.dump is not None), Text(""),
                   Text(PROPOSAL_NOTE, style=pal.muted + Style(italic=True))]
         return Group(*parts)
@@ -200,14 +211,16 @@ class Details:
 
         parts.append(self.heading("In the vmcore"))
         why = state.results.why(region)
-        pt = Text()
+        # a grid: the why line wraps inside its own column, under the policy name
+        pt = Table.grid(padding=(0, 1))
+        pt.add_column(no_wrap=True, width=1)
+        pt.add_column(overflow="fold")
         for p in (policy.id for policy in POLICIES):
             dumped = state.results[p].region_dumped.get(region.id, 0)
             style = pal.active if p == state.policy else pal.text
-            pt.append(f"{'▶' if p == state.policy else ' '} {p:<17}", style=style)
-            pt.append(f"{exact_size(dumped):>12}\n", style=style)
-            pt.append(f"    {why[p]}\n", style=pal.muted)   # own line: reads the same at 80 and 200 columns
-        pt.rstrip()
+            line = Text(f"{p:<17}{exact_size(dumped):>12}", style=style)
+            line.append(f"\n{why[p]}", style=pal.muted)
+            pt.add_row(Text("▶" if p == state.policy else " ", style=style), line)
         parts.append(pt)
         refusal = state.can_toggle(region)
         if refusal is None:

@@ -39,7 +39,9 @@ class MainScreen(Screen[None]):
         yield InfoHeader(self.state, id="header")
         yield Banner(id="banner")
         with Horizontal(id="body"):
-            yield RegionTree(self.state, id="tree")
+            tree = RegionTree(self.state, id="tree")
+            tree.styles.width = self.tree_width(tree)   # now, not after the first layout: no resize
+            yield tree
             with Vertical(id="map-col"):
                 yield BandMap(self.state, id="map")
                 yield MapLegend(id="map-legend")
@@ -90,12 +92,14 @@ class MainScreen(Screen[None]):
     def fit_tree(self) -> None:
         """As wide as the longest label (flags included), up to a quarter of the screen (at least
         30 columns, at most 60): set on layout changes only, never per toggle (no relayout)."""
-        width = self.app.size.width
         tree = self.query_one(RegionTree)
-        cap = max(30, min(60, width // 4))
-        want = max(24, min(cap, tree.content_width() + 2))   # border + scrollbar
+        want = self.tree_width(tree)
         if tree.styles.width is None or tree.styles.width.value != want:
             tree.styles.width = want
+
+    def tree_width(self, tree: RegionTree) -> int:
+        cap = max(30, min(60, self.app.size.width // 4))
+        return max(24, min(cap, tree.content_width() + 2))   # border + scrollbar
 
     # -- selection ---------------------------------------------------------------------------
     def select(self, selection: Selection, *, from_tree: bool = False) -> None:

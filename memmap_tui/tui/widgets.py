@@ -181,8 +181,9 @@ class RegionTree(Tree[Selection]):
         if node is None:
             return
         parent = node.parent
-        while parent is not None:
-            parent.expand()
+        while parent is not None and parent is not self.root:
+            if not parent.is_expanded:   # each expand() re-measures every line of the tree
+                parent.expand()
             parent = parent.parent
         self.call_after_refresh(self._move_cursor, node)
 
