@@ -357,3 +357,18 @@ def test_help_screen_is_built_from_the_key_table():
             for p in POLICIES:
                 assert p.id in text
     run(go())
+
+
+def test_toasts_stay_off_the_policy_cards_at_80x24():
+    from textual.widgets._toast import Toast
+
+    async def go():
+        app = MemmapApp(sample())
+        async with app.run_test(size=(80, 24), notifications=True) as pilot:
+            await pilot.pause()
+            app.select(sel.region(CAMERA))
+            await pilot.press("n")
+            await pilot.pause(0.3)
+            toast = app.screen.query(Toast).first()
+            assert not toast.region.overlaps(app.query_one("#savings").region)
+    run(go())

@@ -62,6 +62,7 @@ class RegionTree(Tree[Selection]):
         self.nodes: dict[Selection, TreeNode[Selection]] = {}
         self.kind_filter: Band | None = None
         self.sort = SORTS[0]
+        self._target: Selection = sel.OVERVIEW
         self.populate()
 
     @property
@@ -152,10 +153,11 @@ class RegionTree(Tree[Selection]):
         """Cells the widest line needs: guide (2 per level below the top) + the label."""
         widest = 0
         for node in self.nodes.values():
-            depth, parent = 0, node.parent
+            depth, parent, shown = 0, node.parent, True
             while parent is not None and parent is not self.root:
-                depth, parent = depth + 1, parent.parent
-            widest = max(widest, 2 * max(1, depth) + node.label.cell_len)
+                depth, shown, parent = depth + 1, shown and parent.is_expanded, parent.parent
+            if shown:   # lines inside a collapsed group are not drawn
+                widest = max(widest, 2 * max(1, depth) + node.label.cell_len)
         return widest
 
     def watch_hover_line(self, previous_hover_line: int, hover_line: int) -> None:
@@ -177,6 +179,7 @@ class RegionTree(Tree[Selection]):
         return count
 
     def show_selection(self, selection: Selection) -> None:
+        self._target = selection
         node = self.nodes.get(selection)
         if node is None:
             return
@@ -188,6 +191,8 @@ class RegionTree(Tree[Selection]):
         self.call_after_refresh(self._move_cursor, node)
 
     def _move_cursor(self, node: TreeNode[Selection], retries: int = 3) -> None:
+        if node.data != self._target:   # a newer selection came first: a late move would undo it
+            return
         if node.line < 0:   # not laid out yet (first frame): try again after the next refresh
             if retries:
                 self.call_after_refresh(self._move_cursor, node, retries - 1)
