@@ -80,7 +80,7 @@ def exact_size(size_bytes: int) -> str:
 def approx_size(size_bytes: int) -> str | None:
     """`≈7.38 GiB` for a total whose exact form is hard to read; None when exact is short."""
     exact = exact_size(size_bytes)
-    if "," not in exact and " B" not in exact and len(exact.split()[0]) <= 5:
+    if "," not in exact and " B" not in exact and len(exact.split()[0]) <= 6:   # 122.25 MiB reads fine
         return None
     if size_bytes < 1024:
         return None

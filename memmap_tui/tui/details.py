@@ -136,7 +136,7 @@ class Details:
         """Count and size of placed regions per band kind (what the map colours add up to)."""
         table = Table(box=None, padding=(0, 1), header_style=self.pal.heading, expand=False)
         table.add_column("kind", no_wrap=True)
-        table.add_column("regions", justify="right", no_wrap=True)
+        table.add_column("n", justify="right", no_wrap=True)
         table.add_column("size", justify="right", no_wrap=True)
         table.add_column("", no_wrap=True)
         for band, count, size in self.state.kind_totals():
