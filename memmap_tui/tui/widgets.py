@@ -108,7 +108,7 @@ class RegionTree(Tree[Selection]):
                 if not regions:
                     continue
                 size = sum(r.size_bytes for r in regions if r.reserves_memory)
-                g = self._add(self.root, self._group(title, f"{len(regions)} · {exact_size(size)}"
+                g = self._add(self.root, self._group(title, f"{len(regions)} · {short_size(size)}"
                                                      + self._filter_note()), sel.group(title), leaf=False)
                 for r in regions:
                     self._add(g, region_label(s, r, pal), sel.region(r.id))
