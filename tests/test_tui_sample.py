@@ -372,3 +372,61 @@ def test_toasts_stay_off_the_policy_cards_at_80x24():
             toast = app.screen.query(Toast).first()
             assert not toast.region.overlaps(app.query_one("#savings").region)
     run(go())
+
+
+def test_jump_undo_redo_and_policy_cycle_on_the_sample_board():
+    async def go():
+        app = MemmapApp(sample())
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            await pilot.press("slash", *"camera_mem", "enter")
+            await pilot.pause()
+            assert app.selection == sel.region(CAMERA)
+            saving = app.state.results["no-dump-v1"].savings_bytes
+            await pilot.press("n")
+            await pilot.pause()
+            assert app.state.results["no-dump-v1"].savings_bytes == saving + (32 << 20)
+            await pilot.press("u")
+            await pilot.pause()
+            assert app.state.results["no-dump-v1"].savings_bytes == saving
+            await pilot.press("ctrl+r")
+            await pilot.pause()
+            assert app.state.unsaved() == {CAMERA}
+            ids = list(POLICIES.ids)
+            for expected in ids[1:] + ids[:1]:
+                await pilot.press("p")
+                await pilot.pause()
+                assert app.state.policy == expected
+    run(go())
+
+
+def test_zoom_changes_band_rows_and_says_the_level():
+    async def go():
+        app = MemmapApp(sample())
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            bm = app.query_one(BandMap)
+            before = len(bm._row_index)
+            await pilot.press("plus")
+            await pilot.pause()
+            assert len(bm._row_index) > before
+            assert any(m.startswith("zoom ") for m in notes(app))
+    run(go())
+
+
+def test_no_color_keeps_a_glyph_per_band(monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+
+    async def go():
+        app = MemmapApp(sample())
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            bm = app.query_one(BandMap)
+            glyph_at = 1 + bm._ruler_width + 1
+            seen: dict[Band, set[str]] = {}
+            for b in bm.bands:
+                text = "".join(s.text for s in bm._band_line(b, b.first_row, 80, bm.rich_style))
+                seen.setdefault(b.band, set()).add(text[glyph_at])
+            assert all(len(g) == 1 for g in seen.values())
+            assert len({next(iter(g)) for g in seen.values()}) == len(seen)
+    run(go())
