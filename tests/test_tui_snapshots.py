@@ -60,7 +60,13 @@ def settle(*, select: str | None = None, keys: tuple[str, ...] = (), theme: str 
             await pilot.pause()
         for inp in app.screen.query(Input):
             inp.cursor_blink = False
-        app.clear_notifications()   # toasts time out: not part of a stable picture
+        # toasts time out: not part of a stable picture; a loaded machine may deliver a toast's
+        # Notify after the first clear, so settle, clear, settle, clear
+        await pilot.wait_for_scheduled_animations()
+        await pilot.pause()
+        app.clear_notifications()
+        await pilot.pause()
+        app.clear_notifications()
         await pilot.pause()
     return run_before
 

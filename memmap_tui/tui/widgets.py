@@ -257,10 +257,12 @@ class InfoHeader(Static):
         room = max(8, (self.size.width or 120) - t.cell_len)
         paths = [shown_path(p) for p in mm.inputs.values()]
         files = " + ".join(paths) or "no inputs"
-        if len(files) > room:   # file names first, then each cut in the middle
-            files = " + ".join(p.rsplit("/", 1)[-1] for p in paths)
+        names = [p.rsplit("/", 1)[-1] for p in paths]
+        if len(files) > room:   # file names only, then the first one and a count (the overview lists all)
+            files = " + ".join(names)
         if len(files) > room:
-            files = " + ".join(shorten_middle(p, max(8, room // len(paths) - 3)) for p in paths)
+            more = f" +{len(names) - 1}" if len(names) > 1 else ""
+            files = shorten_middle(names[0], max(8, room - len(more))) + more
         t.append(files, style="bold")
         return t
 
