@@ -218,8 +218,9 @@ class Details:
         for p in (policy.id for policy in POLICIES):
             dumped = state.results[p].region_dumped.get(region.id, 0)
             style = pal.active if p == state.policy else pal.text
-            line = Text(f"{p:<17}{exact_size(dumped):>12}", style=style)
-            line.append(f"\n{why[p]}", style=pal.muted)
+            line = Text()
+            line.append(f"{p:<17}{exact_size(dumped):>12}", style=style)
+            line.append(f"\n{why[p]}", style=pal.muted)   # not bold under the active policy
             pt.add_row(Text("▶" if p == state.policy else " ", style=style), line)
         parts.append(pt)
         refusal = state.can_toggle(region)
