@@ -19,7 +19,7 @@ from memmap_tui.core.model import Finding, Level, MemoryMap, Region, RegionKind
 from memmap_tui.core.policy import TOGGLE_WHY, ToggleEffect, toggle_effect
 from memmap_tui.core.ranges import Range, RangeSet
 from memmap_tui.core.replay import replay
-from memmap_tui.core.units import exact_size, kernel_mem, memparse_prefix
+from memmap_tui.core.units import compact_hex, exact_size, kernel_mem, memparse_prefix
 from memmap_tui.sources.dmesg import DmesgInfo, boot_log, load_dmesg
 from memmap_tui.sources.dtb import DtbInfo, kernel_tuple
 from memmap_tui.sources.errors import InputError
@@ -260,10 +260,17 @@ def _decide_ram(mm: MemoryMap, loaded: Loaded) -> None:
         if ram != mm.ram:
             mm.findings.append(Finding(
                 Level.INFO, "ram-disagree",
-                f"RAM from {mm.ram_source} ({exact_size(mm.ram.size_bytes)}) differs from {source} "
-                f"({exact_size(ram.size_bytes)}); {mm.ram_source} wins"
+                f"RAM from {mm.ram_source} ({_ram_layout(mm.ram)}) differs from {source} "
+                f"({_ram_layout(ram)}); {mm.ram_source} wins"
                 + (" (it is what the running kernel registered)" if mm.ram_source == "/proc/iomem" else
                    " (given on the command line)" if mm.ram_source == "--ram" else "")))
+
+
+def _ram_layout(ram: RangeSet) -> str:
+    """Size and banks: two sources can agree on the size and differ in layout (4 GiB as one
+    bank or as 2 GiB + 2 GiB), so the finding names the ranges, not only the totals."""
+    banks = ", ".join(f"{compact_hex(r.start)}–{compact_hex(r.end)}" for r in ram)
+    return f"{exact_size(ram.size_bytes)}: {banks}"
 
 
 def _apply_mem_limit(ram: RangeSet, limit: int) -> RangeSet:

@@ -3,8 +3,10 @@
     python screenshots/make_screenshots.py [--out screenshots/]
 
 Needs `rsvg-convert` (Debian/Ubuntu: librsvg2-bin) for the PNGs; the SVGs need nothing.
-Inputs: the bundled demo board (sample-data), one corpus board (sm8450-hdk, 43 carveouts) and
-the real arm64 boot with its makedumpfile -d 31 dump (the band map's dump column).
+Inputs: the demo board (sample-data), one corpus board (sm8450-hdk, 43 carveouts) and
+the real arm64 boot with its makedumpfile -d 31 dump (the band map's dump column). Every input
+is opened by a path relative to where a user would stand (the repository, or the corpus
+folder), so no screenshot shows this machine's directories.
 """
 
 from __future__ import annotations
@@ -21,36 +23,39 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from memmap_tui.cli import demo_paths  # noqa: E402
 from memmap_tui.inputs import Options, load  # noqa: E402
+from memmap_tui.tui import selection as sel  # noqa: E402
 from memmap_tui.tui.app import MemmapApp  # noqa: E402
 
 CORPUS = REPO.parent / "shared" / "corpus"
 
 
 def demo():
-    p = demo_paths()
-    return load(Options(dtb=p["dtb"], iomem=p["iomem"], dmesg=p["dmesg"]))
+    os.chdir(REPO)
+    return load(Options(dtb="sample-data/board.dtb", iomem="sample-data/iomem.txt", dmesg="sample-data/dmesg.txt"))
 
 
 def sm8450():
-    return load(Options(dtb=str(CORPUS / "dtb/qcom/sm8450-hdk.dtb"), ram=("8G@0x80000000",)))
+    os.chdir(CORPUS)
+    return load(Options(dtb="dtb/qcom/sm8450-hdk.dtb", ram=("8G@0x80000000",)))
 
 
 def real_boot_with_dump():
-    return load(Options(dtb=str(CORPUS / "dtb/qemu/virt-aarch64-1G-rsv.dtb"),
-                        iomem=str(CORPUS / "iomem/aarch64-qemu-virt-guest.txt"),
-                        dmesg=str(CORPUS / "boot/console.log"),
-                        vmcore=str(CORPUS / "vmcore/qemu-aarch64.d31.kdump.meta-only")))
+    os.chdir(CORPUS)
+    return load(Options(dtb="dtb/qemu/virt-aarch64-1G-rsv.dtb", iomem="iomem/aarch64-qemu-virt-guest.txt",
+                        dmesg="boot/console.log", vmcore="vmcore/qemu-aarch64.d31.kdump.meta-only"))
 
 
 async def shoot(loaded, name: str, out: Path, size=(120, 40), keys: tuple[str, ...] = (), select: str | None = None,
-                clear_toasts: bool = True) -> Path:
+                clear_toasts: bool = True, theme: str | None = None) -> Path:
     app = MemmapApp(loaded)
-    async with app.run_test(size=size) as pilot:
+    async with app.run_test(size=size, notifications=not clear_toasts) as pilot:
         await pilot.pause()
+        if theme:
+            app.theme = theme
+            await pilot.pause()
         if select:
-            app.select(select)
+            app.select(sel.region(select))
             await pilot.pause()
         for k in keys:
             await pilot.press(k)
@@ -92,17 +97,20 @@ def to_png(svg: Path) -> Path | None:
 async def all_shots(out: Path) -> list[Path]:
     shots = [
         await shoot(demo(), "main", out),
-        await shoot(demo(), "details", out, select="region:/reserved-memory/camera@a4000000", keys=("n",),
+        await shoot(demo(), "details", out, select="/reserved-memory/camera@a4000000", keys=("n",),
                     clear_toasts=False),
         await shoot(demo(), "help", out, keys=("question_mark",)),
-        await shoot(demo(), "export", out, select="region:/reserved-memory/camera@a4000000", keys=("n", "e")),
-        await shoot(demo(), "narrow-80x24", out, size=(80, 24), select="region:/reserved-memory/npu@98000000"),
+        await shoot(demo(), "export", out, select="/reserved-memory/camera@a4000000", keys=("n", "e")),
+        await shoot(demo(), "narrow-80x24", out, size=(80, 24), select="/reserved-memory/npu@98000000"),
+        await shoot(demo(), "light", out, select="/reserved-memory/camera@a4000000", keys=("n",),
+                    theme="textual-light"),
     ]
     if (CORPUS / "dtb/qcom/sm8450-hdk.dtb").exists():
-        shots.append(await shoot(sm8450(), "sm8450-hdk", out, keys=("p", "p")))
+        shots.append(await shoot(sm8450(), "sm8450-hdk", out, size=(200, 60), keys=("p", "p"),
+                                 select="/reserved-memory/memory@85e00000"))
     if (CORPUS / "vmcore/qemu-aarch64.d31.kdump.meta-only").exists():
         # the support engineer's view: the real boot and its makedumpfile -d 31 dump
-        shots.append(await shoot(real_boot_with_dump(), "vmcore", out, select="region:crashkernel"))
+        shots.append(await shoot(real_boot_with_dump(), "vmcore", out, select="crashkernel"))
     if (CORPUS / "dtb/qcom/sdm845-oneplus-enchilada.dtb").exists():
         shots.append(await diff_shot(out))
     return shots

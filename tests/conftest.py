@@ -29,3 +29,10 @@ def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     """Run the real console entry point in a subprocess (what a user or script sees)."""
     return subprocess.run([sys.executable, "-m", "memmap_tui", *map(str, args)],
                           capture_output=True, text=True, env={**os.environ, **(env or {})})
+
+
+def pytest_configure(config) -> None:
+    """Without the corpus its snapshot tests skip, so their committed SVGs go unused: that is a
+    lone clone, not a stale snapshot (syrupy would fail the run). With the corpus: strict."""
+    if not CORPUS.is_dir() and hasattr(config.option, "warn_unused_snapshots"):
+        config.option.warn_unused_snapshots = True

@@ -10,15 +10,20 @@ import os
 
 import pytest
 from rich.segment import Segment
+from rich.text import Text
 
 from memmap_tui.core.model import Band
 from memmap_tui.core.policy import TOGGLE_WHY, ToggleEffect
-from memmap_tui.core.units import exact_size
+from memmap_tui.core.units import exact_size, short_size
 from memmap_tui.inputs import Options, load
+from memmap_tui.core.ranges import Range
+from memmap_tui.tui import selection as sel
 from memmap_tui.tui.app import MemmapApp
+from memmap_tui.tui.selection import SelKind
 from memmap_tui.tui.bandmap import BandMap, band_rows, layout
 from memmap_tui.tui.export_dialog import ExportScreen
-from memmap_tui.tui.screens import HelpScreen, JumpScreen
+from memmap_tui.tui.help import HelpScreen
+from memmap_tui.tui.jump import JumpScreen
 from memmap_tui.tui.state import TuiState
 from memmap_tui.tui.widgets import PolicyCard, RegionTree
 
@@ -35,6 +40,12 @@ SIZE = (160, 45)
 
 def rsv(**kw) -> object:
     return load(Options(dtb=str(RSV_DTB), iomem=str(BOOT_IOMEM), dmesg=str(CONSOLE_LOG), **kw))
+
+
+def ram_at(addr: int) -> sel.Selection:
+    """The first RAM bank of the corpus board (1 GiB at 0x4000_0000) or of the sample board."""
+    return sel.ram({0x4000_0000: Range(0x4000_0000, 0x8000_0000),
+                    0x8000_0000: Range(0x8000_0000, 0x1_0000_0000)}[addr])
 
 
 def run(coro):
@@ -70,7 +81,7 @@ def test_toggle_on_mapped_32mib_carveout_moves_v1_saving_by_exactly_32mib():
         app = MemmapApp(rsv(dump=("gpu-mem@50000000",)))   # start with the tag cleared
         async with app.run_test(size=SIZE) as pilot:
             await jump(pilot, "gpu-mem")
-            assert app.selected_key == f"region:{GPU}"
+            assert app.selection == sel.region(GPU)
             before = {p: r.savings_bytes for p, r in app.state.results.items()}
             v1_card_before = card_text(app, "no-dump-v1")
             await pilot.press("n")
@@ -80,7 +91,7 @@ def test_toggle_on_mapped_32mib_carveout_moves_v1_saving_by_exactly_32mib():
             assert after["today"] == before["today"] == 0
             assert after["exclude-reserved"] == before["exclude-reserved"]  # needs no tag
             # every number on screen moved with it
-            assert f"saves {exact_size(after['no-dump-v1'])}" in card_text(app, "no-dump-v1")
+            assert f"saves {short_size(after['no-dump-v1'])}" in card_text(app, "no-dump-v1")
             assert card_text(app, "no-dump-v1") != v1_card_before
             assert app.state.mm.no_dump(app.state.mm.region(GPU))
             assert any("no-dump-v1 saving +32 MiB" in m for m in notes(app))
@@ -88,7 +99,7 @@ def test_toggle_on_mapped_32mib_carveout_moves_v1_saving_by_exactly_32mib():
             bands = {b.region_id: b.band for b in app.query_one(BandMap).bands}
             assert bands[GPU] is Band.NO_DUMP
             # the tree label carries the flag (back to what the DTB says: no "changed" star)
-            label = str(app.query_one(RegionTree).nodes_by_key[f"region:{GPU}"].label)
+            label = str(app.query_one(RegionTree).nodes[sel.region(GPU)].label)
             assert label.endswith("no-dump")
             # toggle back off: exactly the reverse
             await pilot.press("n")
@@ -117,14 +128,14 @@ def test_toggle_reusable_is_ignored_and_memreserve_is_refused():
         app = MemmapApp(rsv())
         async with app.run_test(size=SIZE) as pilot:
             await jump(pilot, "linux,cma")
-            assert app.selected_key == f"region:{CMA}"
+            assert app.selection == sel.region(CMA)
             before = app.state.results["no-dump-v1"].savings_bytes
             await pilot.press("n")
             await pilot.pause()
             assert app.state.results["no-dump-v1"].savings_bytes == before
             assert any(TOGGLE_WHY[ToggleEffect.IGNORED_REUSABLE] in m for m in notes(app))
             await jump(pilot, "/memreserve/0")
-            assert app.selected_key == "region:/memreserve/0"
+            assert app.selection == sel.region("/memreserve/0")
             overrides = dict(app.state.mm.no_dump_overrides)
             await pilot.press("n")
             await pilot.pause()
@@ -143,7 +154,7 @@ def test_undo_redo_restore_the_numbers():
             await pilot.pause()
             toggled = app.state.results["no-dump-v1"].savings_bytes
             assert start - toggled == 32 * MIB     # the DTB had it tagged: clearing costs 32 MiB
-            label = str(app.query_one(RegionTree).nodes_by_key[f"region:{GPU}"].label)
+            label = str(app.query_one(RegionTree).nodes[sel.region(GPU)].label)
             assert label.endswith("dump*")         # changed from the loaded DTB
             await pilot.press("u")
             await pilot.pause()
@@ -183,9 +194,9 @@ def test_jump_by_address_label_and_unknown():
         app = MemmapApp(rsv())
         async with app.run_test(size=SIZE) as pilot:
             await jump(pilot, "0x50001000")
-            assert app.selected_key == f"region:{GPU}"
+            assert app.selection == sel.region(GPU)
             await jump(pilot, "0x4000_0000")      # plain RAM: the bank
-            assert app.selected_key == f"ram:{0x4000_0000}"
+            assert app.selection == ram_at(0x4000_0000)
             await pilot.press("slash")
             await pilot.pause()
             await pilot.press(*"no-such-node", "enter")
@@ -195,7 +206,7 @@ def test_jump_by_address_label_and_unknown():
             await pilot.press("escape")
             await pilot.pause()
             assert not isinstance(app.screen, JumpScreen)
-            assert app.selected_key == f"ram:{0x4000_0000}"
+            assert app.selection == ram_at(0x4000_0000)
     run(go())
 
 
@@ -210,14 +221,14 @@ def test_click_a_band_selects_its_region():
             y = band.first_row - int(bm.scroll_offset.y)
             await pilot.click("#map", offset=(20, y))
             await pilot.pause()
-            assert app.selected_key == f"region:{CMA}"
+            assert app.selection == sel.region(CMA)
             assert "linux,cma@58000000" in details_text(app)
             # keyboard on the map: next band is the one after CMA
             bm.focus()
             await pilot.press("down")
             await pilot.pause()
-            idx = [b.key for b in bm.bands].index(f"region:{CMA}")
-            assert app.selected_key == bm.bands[idx + 1].key
+            idx = [b.key for b in bm.bands].index(sel.region(CMA))
+            assert app.selection == bm.bands[idx + 1].key
     run(go())
 
 
@@ -260,7 +271,7 @@ def test_help_overview_tree_and_f1():
             await jump(pilot, "gpu-mem")
             await pilot.press("o")
             await pilot.pause()
-            assert app.selected_key == "overview"
+            assert app.selection == sel.OVERVIEW
             assert "Findings" in details_text(app)
             tree = app.query_one("#tree")
             assert tree.display
@@ -457,7 +468,7 @@ def test_toasts_render_and_keep_brackets():
         async with app.run_test(size=SIZE, notifications=True) as pilot:  # off by default in run_test
             await jump(pilot, "firmware")
             await pilot.press("n")
-            app.notify("[no-dump] [mem 0x0000000050000000-0x0000000051ffffff]")
+            app.notify(Text("[no-dump] [mem 0x0000000050000000-0x0000000051ffffff]"))
             await pilot.pause(0.3)
             rendered = " ".join(str(t.render()) for t in app.screen.query(Toast))
             assert "[no-dump] [mem 0x0000000050000000-0x0000000051ffffff]" in rendered
@@ -478,7 +489,7 @@ def test_every_corpus_dtb_opens_and_every_region_renders():
             for y in range(bm.size.height):
                 bm.render_line(y)
             for r in loaded.mm.regions:
-                app.select(f"region:{r.id}")
+                app.select(sel.region(r.id))
                 details_text(app)
                 if app.state.can_toggle(r) is None:
                     before = app.state.results["no-dump-v1"].savings_bytes
@@ -559,7 +570,7 @@ def test_export_dialog_overlay_and_dts_patch_on_sample_board(tmp_path):
 
 def test_band_colours_stay_distinct_in_16_and_256_colours():
     from rich.color import Color, ColorSystem
-    from memmap_tui.tui.style import BAND_BG
+    from memmap_tui.tui.theme import BAND_FILL as BAND_BG
     for system in (ColorSystem.STANDARD, ColorSystem.EIGHT_BIT):
         downgraded = {b: Color.parse(c).downgrade(system).number for b, c in BAND_BG.items()}
         assert len(set(downgraded.values())) == len(downgraded), (system, downgraded)
@@ -570,15 +581,15 @@ def test_jump_resolves_labels_paths_addresses_and_mmio_on_the_sample_board():
     sample = REPO / "sample-data"
     state = TuiState(load(Options(dtb=str(sample / "board.dtb"), iomem=str(sample / "iomem.txt"),
                                   dmesg=str(sample / "dmesg.txt"))))
-    assert state.find("&camera_mem")[0] == "region:/reserved-memory/camera@a4000000"
-    assert state.find("/reserved-memory/camera@a4000000")[0] == "region:/reserved-memory/camera@a4000000"
-    assert state.find("0xa5ffffff")[0] == "region:/reserved-memory/camera@a4000000"   # last byte
-    assert state.find("0xa6000000")[0] == f"ram:{0x8000_0000}"                         # first byte after
-    assert state.find("0x80000fff")[0] == "region:/memreserve/0"                        # the spin-table page
+    assert state.find("&camera_mem")[0] == sel.region("/reserved-memory/camera@a4000000")
+    assert state.find("/reserved-memory/camera@a4000000")[0] == sel.region("/reserved-memory/camera@a4000000")
+    assert state.find("0xa5ffffff")[0] == sel.region("/reserved-memory/camera@a4000000")   # last byte
+    assert state.find("0xa6000000")[0] == ram_at(0x8000_0000)                         # first byte after
+    assert state.find("0x80000fff")[0] == sel.region("/memreserve/0")                        # the spin-table page
     key, why = state.find("0x1_0000_0000")                                              # the 30 GiB hole
-    assert key == f"hole:{0x1_0000_0000}:{0x8_8000_0000}" and "30 GiB hole" in why     # its map row
+    assert key == sel.hole(Range(0x1_0000_0000, 0x8_8000_0000)) and "30 GiB hole" in why     # its map row
     mmio = next(e for e in state.mm.iomem if e.depth == 0 and not e.name.startswith("System RAM"))
-    assert state.find(hex(mmio.range.start))[0].startswith("iomem:")
+    assert state.find(hex(mmio.range.start))[0].kind is SelKind.IOMEM
 
 
 def test_tree_group_heading_shows_the_per_policy_table():
@@ -588,7 +599,7 @@ def test_tree_group_heading_shows_the_per_policy_table():
             tree = app.query_one(RegionTree)
             tree.focus()
             for _ in range(10):
-                if tree.cursor_node is not None and tree.cursor_node.data == "group:Reserved memory":
+                if tree.cursor_node is not None and tree.cursor_node.data == sel.group("Reserved memory"):
                     break
                 await pilot.press("down")
                 await pilot.pause()

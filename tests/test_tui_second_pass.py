@@ -15,22 +15,30 @@ import pytest
 
 from memmap_tui.core.model import Band
 from memmap_tui.inputs import Options, load
+from memmap_tui.core.ranges import Range
+from memmap_tui.tui import selection as sel
 from memmap_tui.tui.app import MemmapApp
+from memmap_tui.tui.selection import SelKind
 from memmap_tui.tui.bandmap import BandMap
-from memmap_tui.tui.export_dialog import ExportScreen
-from memmap_tui.tui.screens import JumpScreen, Tick
+from memmap_tui.tui.export_dialog import ExportScreen, Tick
+from memmap_tui.tui.jump import JumpScreen
 from memmap_tui.tui.state import TuiState, dump_mark_of
 from memmap_tui.tui.widgets import MapLegend, PolicyCard, RegionTree
 
 from tests.conftest import BOOT_IOMEM, CONSOLE_LOG, CORPUS, REPO, RSV_DTB, needs_corpus, needs_dtc
 from tests.test_vmcore_corpus import d31_elf_rebuilt, readelf_d31_loads  # noqa: F401 (fixture)
 
-pytestmark = needs_corpus
 
 SAMPLE = REPO / "sample-data"
 VM = CORPUS / "vmcore"
 D31_META = VM / "qemu-aarch64.d31.kdump.meta-only"
 FLAT = VM / "qemu-aarch64.kdump-zlib.flat"
+
+
+def ram_at(addr: int) -> sel.Selection:
+    """The first RAM bank of the corpus board (1 GiB at 0x4000_0000) or of the sample board."""
+    return sel.ram({0x4000_0000: Range(0x4000_0000, 0x8000_0000),
+                    0x8000_0000: Range(0x8000_0000, 0x1_0000_0000)}[addr])
 
 
 def run(coro):
@@ -66,7 +74,7 @@ def test_jump_odd_inputs_say_what_is_wrong():
     key, why = state.find("0x10")         # below everything known: nothing to show
     assert key is None and "no known region" in why
     key, why = state.find("reserved-memory")   # ambiguous: the others are named, to type more
-    assert key == "region:/reserved-memory/modem@86000000"
+    assert key == sel.region("/reserved-memory/modem@86000000")
     assert "first of 9" in why and "also wlan@8c000000, dsp@8e000000" in why
 
 
@@ -90,9 +98,9 @@ def test_jump_to_an_address_in_a_hole_selects_the_hole_row():
             await pilot.press("enter")
             await pilot.pause()
             assert not isinstance(app.screen, JumpScreen)
-            assert app.selected_key == f"hole:{gap_start}:{gap_end}"
+            assert app.selection == sel.hole(Range(gap_start, gap_end))
             bm = app.query_one(BandMap)
-            row = bm.rows_of(app.selected_key)[0]
+            row = bm.rows_of(app.selection)[0]
             assert bm.band_at_row(row).band is Band.HOLE
             top = int(bm.scroll_offset.y)
             assert top <= row < top + bm.size.height          # scrolled into view
@@ -102,6 +110,7 @@ def test_jump_to_an_address_in_a_hole_selects_the_hole_row():
 
 # -- band map keyboard -------------------------------------------------------------------------
 
+@needs_corpus
 def test_map_down_from_the_overview_starts_where_the_map_is_scrolled():
     """The map opens scrolled to RAM; ↓ used to jump to the first MMIO window at 0x0900_0000."""
     async def go():
@@ -109,16 +118,16 @@ def test_map_down_from_the_overview_starts_where_the_map_is_scrolled():
         async with app.run_test(size=(100, 30)) as pilot:
             await pilot.pause()
             bm = app.query_one(BandMap)
-            assert app.focused is bm and app.selected_key == "overview"
+            assert app.focused is bm and app.selection == sel.OVERVIEW
             top = int(bm.scroll_offset.y)
             assert top > 0
             first_visible = next(b for b in bm.bands if b.first_row >= top)
             await pilot.press("down")
             await pilot.pause()
-            assert app.selected_key == first_visible.key == f"ram:{0x4000_0000}"
+            assert app.selection == first_visible.key == ram_at(0x4000_0000)
             await pilot.press("down")
             await pilot.pause()
-            assert app.selected_key == "region:/reserved-memory/firmware@4c000000"
+            assert app.selection == sel.region("/reserved-memory/firmware@4c000000")
     run(go())
 
 
@@ -130,6 +139,7 @@ def _mdf_log_pages() -> dict[str, int]:
     return {"zero": grab("Pages filled with zero"), "remaining": grab("Remaining pages")}
 
 
+@needs_corpus
 def test_dump_column_on_the_map_adds_up_to_makedumpfiles_log():
     """The d31 kdump file (cut after its metadata): the map's dump column, summed over the
     bands, holds exactly the pages makedumpfile says it kept (remaining + zero pages, which
@@ -175,6 +185,7 @@ def test_dump_column_on_the_map_adds_up_to_makedumpfiles_log():
     run(without())
 
 
+@needs_corpus
 def test_dump_column_matches_readelf_for_makedumpfile_elf(d31_elf_rebuilt):  # noqa: F811
     """makedumpfile -E: every band's mark follows from readelf's PT_LOAD list (p_memsz covered,
     p_filesz present), computed here from the listing, not from our ELF reader."""
@@ -198,7 +209,7 @@ def test_dump_column_matches_readelf_for_makedumpfile_elf(d31_elf_rebuilt):  # n
                 seen.add(want)
             assert {"partly", "absent"} <= seen
             # the details of the crash kernel say the same as its map cell, in words
-            app.select("region:crashkernel")
+            app.select(sel.region("crashkernel"))
             await pilot.pause()
             from tests.test_tui_app import details_text
             text = details_text(app)
@@ -215,7 +226,7 @@ def test_export_checkboxes_read_without_colour(monkeypatch):
     async def go():
         app = MemmapApp(sample())
         async with app.run_test(size=(120, 40)) as pilot:
-            app.select("region:/reserved-memory/camera@a4000000")
+            app.select(sel.region("/reserved-memory/camera@a4000000"))
             await pilot.press("n", "e")
             await pilot.pause()
             on, off = app.screen.query_one("#want-dtb", Tick), app.screen.query_one("#want-overlay", Tick)
@@ -233,7 +244,7 @@ def _export_dts(tmp_path, *, override: bool) -> tuple[str, str]:
     async def go():
         app = MemmapApp(sample())
         async with app.run_test(size=(120, 40)) as pilot:
-            app.select("region:/reserved-memory/video-pool")   # defined in soc.dtsi
+            app.select(sel.region("/reserved-memory/video-pool"))   # defined in soc.dtsi
             await pilot.pause()            # the selection lands before `n` is pressed
             await pilot.press("n", "e")
             await pilot.pause()
@@ -278,7 +289,7 @@ def test_export_dialog_scrolls_on_a_short_terminal():
     async def go():
         app = MemmapApp(sample())
         async with app.run_test(size=(60, 16)) as pilot:
-            app.select("region:/reserved-memory/camera@a4000000")
+            app.select(sel.region("/reserved-memory/camera@a4000000"))
             await pilot.pause()            # the selection lands before `n` is pressed
             await pilot.press("n", "e")
             await pilot.pause()
@@ -307,8 +318,8 @@ def test_tree_width_follows_its_labels():
     wide, need, virtual = run(at((200, 60)))
     assert need == virtual                  # our estimate is what Textual lays out
     assert wide >= need + 1 > 31            # every label whole: wider than the old fixed 30
-    mid, _, _ = run(at((160, 45)))
-    assert mid == 40                        # a quarter of the screen at most
+    mid, mid_need, _ = run(at((160, 45)))
+    assert mid == min(40, mid_need + 2)     # its labels, up to a quarter of the screen
     mid, _, _ = run(at((120, 40)))
     assert mid == 30                        # never narrower than the old fixed width
     narrow, _, _ = run(at((80, 24)))
@@ -321,12 +332,12 @@ def test_cut_tree_label_shows_in_full_as_tooltip():
         async with app.run_test(size=(120, 40)) as pilot:
             await pilot.pause()
             tree = app.query_one(RegionTree)
-            node = tree.nodes_by_key["region:/reserved-memory/linux,cma@c8000000"]
+            node = tree.nodes[sel.region("/reserved-memory/linux,cma@c8000000")]
             assert node.label.cell_len + 2 > tree.scrollable_content_region.width   # it is cut
             tree.hover_line = node.line
             await pilot.pause()
             assert str(tree.tooltip) == node.label.plain
-            short = tree.nodes_by_key["region:/memreserve/0"]
+            short = tree.nodes[sel.region("/memreserve/0")]
             tree.hover_line = short.line
             await pilot.pause()
             assert tree.tooltip is None
@@ -335,6 +346,7 @@ def test_cut_tree_label_shows_in_full_as_tooltip():
 
 # -- corpus boards ---------------------------------------------------------------------------------
 
+@needs_corpus
 def test_generic_carveout_names_show_their_compatible_and_ram_unknown_fits():
     """sm8450-hdk names 43 carveouts `memory@…` with no labels (no __symbols__): the map's second
     row shows the compatible where there is one; without --ram the cards say what to do in full."""
@@ -346,7 +358,8 @@ def test_generic_carveout_names_show_their_compatible_and_ram_unknown_fits():
             await pilot.pause()
             bm = app.query_one(BandMap)
             smem = next(b for b in bm.bands if b.region_id == "/reserved-memory/memory@80900000")
-            assert "qcom,smem" in map_text(bm, smem.first_row + 1, 80)
+            assert "qcom,smem" in map_text(bm, smem.first_row, 80)          # its name: the compatible
+            assert "memory@80900000" in map_text(bm, smem.first_row + 1, 80)  # the node name under it
             for p in ("today", "no-dump-v1", "exclude-reserved"):
                 card = app.query_one(f"#policy-{p}", PolicyCard)
                 lines = card.render().plain.splitlines() if hasattr(card.render(), "plain") else str(card.render()).splitlines()
@@ -361,7 +374,7 @@ def test_palette_toggle_selects_the_region_it_changed():
         app = MemmapApp(sample())
         async with app.run_test(size=(120, 40)) as pilot:
             await pilot.pause()
-            assert app.selected_key == "overview"
+            assert app.selection == sel.OVERVIEW
             before = app.state.results["no-dump-v1"].savings_bytes
             await pilot.press("ctrl+p")
             await pilot.pause()
@@ -371,11 +384,12 @@ def test_palette_toggle_selects_the_region_it_changed():
             await pilot.pause()
             gpu = "/reserved-memory/gpu@90000000"
             assert app.state.results["no-dump-v1"].savings_bytes - before == 96 << 20
-            assert app.selected_key == f"region:{gpu}"
-            assert app.query_one(BandMap).selected_key == f"region:{gpu}"
+            assert app.selection == sel.region(gpu)
+            assert app.query_one(BandMap).selected_key == sel.region(gpu)
     run(go())
 
 
+@needs_corpus
 def test_dump_only_mode_export_says_there_is_no_dtb():
     """--vmcore with --iomem and no DTB: `e` used to open a dialog offering board.no-dump.dtb."""
     if not FLAT.exists():
@@ -390,7 +404,7 @@ def test_dump_only_mode_export_says_there_is_no_dtb():
             await pilot.pause()
             assert not isinstance(app.screen, ExportScreen)
             assert any("none is loaded" in str(n.message) for n in app._notifications)
-            app.select(f"ram:{0x4000_0000}")
+            app.select(ram_at(0x4000_0000))
             await pilot.pause()
             from tests.test_tui_app import details_text
             assert "1 reserved region inside" in details_text(app)   # the crash kernel
@@ -412,7 +426,7 @@ def test_tree_on_a_narrow_terminal_takes_the_maps_place():
             assert details.size.width >= 36
             await pilot.press("down", "down")      # the tree drives the details as before
             await pilot.pause()
-            assert app.selected_key.startswith("ram:")
+            assert app.selection.kind is SelKind.RAM
             await pilot.press("t")
             await pilot.pause()
             assert not tree.display and mapcol.display and app.focused is app.query_one(BandMap)
@@ -424,7 +438,7 @@ def test_resize_under_a_dialog_reaches_the_main_screen():
     async def go():
         app = MemmapApp(sample())
         async with app.run_test(size=(200, 50)) as pilot:
-            app.select("region:/reserved-memory/camera@a4000000")
+            app.select(sel.region("/reserved-memory/camera@a4000000"))
             await pilot.press("n", "e")
             await pilot.pause()
             assert isinstance(app.screen, ExportScreen)

@@ -1,13 +1,16 @@
 """Sizes and addresses the way kernel people write them.
 
 `memparse` follows lib/cmdline.c (K M G T P E suffixes, 0x / 0 prefixes);
-`exact_size` never rounds — BSP engineers size carveouts to the page, so
-`2046 MiB` must not print as `2.0 GiB` (humanize does that; see packages.md).
+`exact_size` is humanize's binary format, made exact — BSP engineers size carveouts to the
+page, so `2046 MiB` must not print as `2.0 GiB` (plain humanize does that; see packages.md).
 """
 
 from __future__ import annotations
 
 import re
+from datetime import timedelta
+
+import humanize
 
 from memmap_tui.core.ranges import Range
 
@@ -54,6 +57,7 @@ def memparse(text: str) -> int:
 
 
 _UNITS = (("EiB", 60), ("PiB", 50), ("TiB", 40), ("GiB", 30), ("MiB", 20), ("KiB", 10))
+_SHIFT = dict(_UNITS)
 
 
 def _group(n: int) -> str:
@@ -61,35 +65,57 @@ def _group(n: int) -> str:
     return f"{n:,}" if n >= 10_000 else str(n)
 
 
+def _in_unit(size_bytes: int, shift: int) -> str | None:
+    """`size_bytes` in the unit 2**shift with at most two decimals, or None if that would round."""
+    if (size_bytes * 4) % (1 << shift):   # quarters at most: 5.75 MiB, 1.5 GiB, 96 MiB
+        return None
+    quarters = (size_bytes * 4) >> shift
+    whole, frac = divmod(quarters, 4)
+    return _group(whole) + ("", ".25", ".5", ".75")[frac]
+
+
 def exact_size(size_bytes: int) -> str:
-    """Largest binary unit that represents the size exactly (halves allowed), else bytes."""
-    if size_bytes == 0:
-        return "0 B"
-    for unit, shift in _UNITS:
-        scale = 1 << shift
-        if size_bytes >= scale:
-            if size_bytes % scale == 0:
-                return f"{_group(size_bytes // scale)} {unit}"
-            if (size_bytes * 2) % scale == 0:
-                return f"{size_bytes / scale:.1f} {unit}"
-    # Not a (half) multiple of its own unit: the largest unit that divides it exactly.
-    for unit, shift in (("MiB", 20), ("KiB", 10)):
-        if size_bytes % (1 << shift) == 0:
-            return f"{_group(size_bytes >> shift)} {unit}"
+    """One size format everywhere: humanize's binary unit, unless that would round the size.
+
+    humanize picks the unit (`naturalsize(..., binary=True)`); if the figure is not exact there
+    (`0x7fe00000` would print as 2.0 GiB) the next smaller unit that is exact is used
+    (`2046 MiB`), down to bytes. Never a rounded figure: BSP engineers size carveouts to the page."""
+    if size_bytes < 1024:
+        return f"{size_bytes} B"
+    unit = humanize.naturalsize(size_bytes, binary=True).split()[-1]
+    for name, shift in _UNITS[[u for u, _ in _UNITS].index(unit):] if unit in _SHIFT else ():
+        figure = _in_unit(size_bytes, shift)
+        if figure is not None:
+            return f"{figure} {name}"
     return f"{_group(size_bytes)} B"
 
 
 def approx_size(size_bytes: int) -> str | None:
     """`≈7.38 GiB` for a total whose exact form is hard to read; None when exact is short."""
     exact = exact_size(size_bytes)
-    if "," not in exact and " B" not in exact:
+    if "," not in exact and " B" not in exact and len(exact.split()[0]) <= 6:   # 122.25 MiB reads fine
         return None
     if size_bytes < 1024:
         return None
-    for unit, shift in _UNITS:
-        if size_bytes >= (1 << shift):
-            return f"≈{size_bytes / (1 << shift):.2f} {unit}"
-    return None
+    figure = humanize.naturalsize(size_bytes, binary=True, format="%.2f")
+    number, unit = figure.split()
+    return f"≈{number.rstrip('0').rstrip('.')} {unit}"
+
+
+def short_size(size_bytes: int) -> str:
+    """For a narrow card: exact when that is short (`128 MiB`), else approximate (`≈7.38 GiB`)."""
+    return approx_size(size_bytes) or exact_size(size_bytes)
+
+
+def duration_text(seconds: float) -> str:
+    """`1 min 19.2 s`, `0.4 s` (humanize.precisedelta, abbreviated for cards)."""
+    if seconds < 1:
+        return f"{seconds:.1f} s"
+    text = humanize.precisedelta(timedelta(seconds=seconds), minimum_unit="seconds", format="%0.1f")
+    for long, short in ((" and ", " "), (", ", " "), ("hours", "h"), ("hour", "h"), ("minutes", "min"),
+                        ("minute", "min"), ("seconds", "s"), ("second", "s")):
+        text = text.replace(long, short)
+    return text
 
 
 def kernel_mem(r: Range) -> str:

@@ -1,27 +1,35 @@
-"""The memmap-tui Textual application: renders a `Loaded` model and dispatches keys; parses nothing."""
+"""The memmap-tui Textual application: renders a `Loaded` model and dispatches keys; parses nothing.
+
+Keys come from the one table in `keys.py`; the views live on `MainScreen`; colours from the
+theme's `Palette`.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from rich.text import Text
-from textual import on
-from textual.app import App, ComposeResult
-from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Footer, Static, Tree
+from textual.app import App
+from textual.notifications import Notification, Notify
 
-from memmap_tui.core.policy import POLICIES, ToggleEffect
+from memmap_tui.core.policies import POLICIES, PROPOSAL_NOTE
+from memmap_tui.core.policy import ToggleEffect
+from memmap_tui.core.units import kernel_mem
 from memmap_tui.inputs import Loaded
+from memmap_tui.tui import selection as sel
 from memmap_tui.tui.bandmap import ZOOM_LEVELS, BandMap
 from memmap_tui.tui.commands import MemmapCommands
-from memmap_tui.tui.details import build_details
+from memmap_tui.tui.help import HelpScreen
+from memmap_tui.tui.jump import JumpScreen
+from memmap_tui.tui.keys import bindings
+from memmap_tui.tui.main_screen import MainScreen
 from memmap_tui.tui.export_dialog import ExportScreen
-from memmap_tui.tui.screens import HelpScreen, JumpScreen
+from memmap_tui.tui.selection import Selection, SelKind
 from memmap_tui.tui.state import TuiState
-from memmap_tui.tui.widgets import Banner, InfoHeader, MapLegend, RegionTree, SavingsBar
+from memmap_tui.tui.theme import Palette, palette_of
+from memmap_tui.tui.widgets import RegionTree
 
-NARROW_WIDTH = 110  # below this the tree panel hides (t shows it) so map and details stay readable
+PROPOSAL_SHORT = "(v1 proposal only — not mainline)"
 
 
 class MemmapApp(App[None]):
@@ -29,145 +37,71 @@ class MemmapApp(App[None]):
     TITLE = "memmap-tui"
     NOTIFICATION_TIMEOUT = 3   # quick toggles/undos stacked 5 s toasts over the details at 80x24
     COMMANDS = App.COMMANDS | {MemmapCommands}
-    BINDINGS = [
-        Binding("n", "toggle_no_dump", "No-dump", id="toggle-no-dump",
-                tooltip="Toggle linux,no-dump on the selected /reserved-memory node"),
-        Binding("p", "next_policy", "Policy", id="next-policy",
-                tooltip="Cycle the active policy: today, no-dump-v1, exclude-reserved"),
-        Binding("u", "undo", "Undo", id="undo", tooltip="Undo the last no-dump toggle"),
-        Binding("ctrl+r", "redo", "Redo", id="redo", key_display="^r", tooltip="Redo a toggle"),
-        Binding("slash", "jump", "Jump", id="jump", key_display="/",
-                tooltip="Jump to a node name, label, path or address"),
-        Binding("e", "export", "Export", id="export", tooltip="Export patched DTB / overlay / DTS patch"),
-        Binding("plus,equals_sign", "zoom_in", "Zoom+", id="zoom-in", key_display="+",
-                tooltip="Zoom the band map in (more rows per band; holes stay one row)"),
-        Binding("minus", "zoom_out", "Zoom−", id="zoom-out", key_display="-",
-                tooltip="Zoom the band map out (down to one row per band)"),
-        Binding("t", "toggle_tree", "Tree", id="toggle-tree", tooltip="Show or hide the region tree"),
-        Binding("o", "overview", "Overview", id="overview", show=False, tooltip="Overview and all findings"),
-        Binding("f1", "focused_help", "Widget help", id="focused-help", show=False,
-                tooltip="What the focused panel does"),
-        Binding("question_mark", "help", "Help", id="help", key_display="?"),
-        Binding("q", "quit", "Quit", id="quit", tooltip="Quit (unsaved toggles are lost; export first)"),
-    ]
+    BINDINGS = bindings("app")
 
-    def __init__(self, loaded: Loaded, *, policy: str = "today") -> None:
+    def __init__(self, loaded: Loaded, *, policy: str | None = None) -> None:
         super().__init__()
-        self.state = TuiState(loaded, policy=policy)
-        self.selected_key: str | None = None
-        self._tree_hidden_by_user: bool | None = None
+        self.state = TuiState(loaded, policy=policy or next(iter(POLICIES)).id)
+        self.main = MainScreen(self.state)
         self._quit_armed = False
+        self._proposal_told = False
+        self._last_toast: Notification | None = None
+        self._toast_repeats = 1
+        self._palette: tuple[tuple[str, bool], Palette] | None = None
+        self._palette: tuple[tuple[str, bool], Palette] | None = None
 
-    def notify(self, message, *, markup: bool = False, **kw) -> None:
-        """Our messages are plain text ([mem …], [no-dump] must not be eaten as markup);
-        textual 8.2.8 toasts crash on a rich Text, so pass str with markup off."""
-        super().notify(str(message), markup=markup, **kw)
-
-    # -- layout ----------------------------------------------------------------------
-    def compose(self) -> ComposeResult:
-        yield InfoHeader(self.state, id="header")
-        yield Banner(id="banner")
-        with Horizontal(id="body"):
-            yield RegionTree(self.state, id="tree")
-            with Vertical(id="map-col"):
-                yield BandMap(self.state, id="map")
-                yield MapLegend(id="map-legend")
-            with VerticalScroll(id="details-scroll"):
-                yield Static(id="details")
-        yield SavingsBar(self.state, id="savings")
-        yield Footer()
+    def get_default_screen(self) -> MainScreen:
+        return self.main
 
     def on_mount(self) -> None:
-        self.query_one(InfoHeader).update_info()
-        self.query_one(SavingsBar).update_figures()
-        self.update_legend()
-        self.select("overview")
-        self.query_one(BandMap).call_after_refresh(self.query_one(BandMap).scroll_to_ram)
-        self._apply_width(self.size.width)
-        self.query_one("#tree" if self.query_one("#tree").display else "#map").focus()
+        self.theme_changed_signal.subscribe(self, lambda _theme: self.main.after_theme_change())
 
-    def on_resize(self, event) -> None:
-        self._apply_width(event.size.width)
+    @property
+    def palette(self) -> Palette:
+        """The theme's palette; `theme_variables` costs a full CSS-variable pass, so once per theme."""
+        if self._palette is None or self._palette[0] != (self.theme, self.ansi_color):
+            self._palette = ((self.theme, self.ansi_color), palette_of(self.theme_variables))
+        return self._palette[1]
 
-    def _apply_width(self, width: int) -> None:
-        narrow = width < NARROW_WIDTH
-        main = self.screen_stack[0]   # not self.screen: a resize under a dialog must reach the main screen
-        main.set_class(narrow, "-narrow")
-        tree = self.query_one(RegionTree)
-        if self._tree_hidden_by_user is None:
-            tree.display = not narrow
-        # tree, map and details do not fit side by side on a narrow terminal: a tree shown
-        # there (t) takes the map's place, so the details stay readable
-        main.set_class(narrow and tree.display, "-tree-not-map")
-        self._fit_tree(width)
-        if not tree.display and tree.has_focus:
-            self.query_one("#map").focus()
-        if narrow and tree.display and self.query_one("#map").has_focus:
-            tree.focus()
-        bm = self.query_one(BandMap)
-        bm.call_after_refresh(bm.scroll_to_selected)   # the selection stays in view across a resize
+    def notify(self, message, *, title: str = "", severity="information", timeout: float | None = None,
+               markup: bool = True) -> None:
+        """Our messages come as `Text` (so `[mem …]` and `[no-dump]` are never eaten as markup):
+        shown as plain text. Textual's own (ctrl+c's `[b]ctrl+q[/b]`) keep their markup.
+        The same toast again while it is still up replaces it with a count, not a stack."""
+        if isinstance(message, Text):
+            message, markup = message.plain, False
+        last = self._last_toast
+        if last is not None and not last.has_expired and last.title == title \
+                and (last.message == message or last.message.startswith(f"{message} (×")):
+            self._toast_repeats += 1
+            if last in self._notifications:
+                self._unnotify(last)
+            shown = f"{message} (×{self._toast_repeats})"
+        else:
+            self._toast_repeats = 1
+            shown = message
+        note = Notification(shown, title, severity, self.NOTIFICATION_TIMEOUT if timeout is None else timeout,
+                            markup=markup)
+        self._last_toast = note
+        self.post_message(Notify(note))
 
-    def _fit_tree(self, width: int | None = None) -> None:
-        """As wide as the longest label (flags included), up to a quarter of the screen (at
-        least 30 columns, at most 60; map and details keep the rest): long node names are read
-        in full on a wide terminal; a label still cut shows in full as the tree's tooltip."""
-        width = width or self.size.width
-        cap = max(30, min(60, width // 4))
-        want = self.query_one(RegionTree).content_width() + 2   # border + scrollbar
-        self.query_one(RegionTree).styles.width = max(24, min(cap, want))
+    # -- selection (the main screen holds it) -------------------------------------------------
+    def select(self, selection: Selection) -> None:
+        self.main.select(selection)
 
-    # -- selection -----------------------------------------------------------------------
-    def select(self, key: str, *, from_tree: bool = False) -> None:
-        """Select a region / bank / iomem line / hole everywhere (tree, map, details)."""
-        if key.startswith("group:"):
-            # a tree heading: a summary in the details, the map keeps its selection
-            self.selected_key = key
-            self.query_one("#details", Static).update(build_details(self.state, key))
-            return
-        changed = key != self.selected_key
-        self.selected_key = key
-        self.query_one("#details", Static).update(build_details(self.state, key))
-        if changed:
-            self.query_one("#details-scroll").scroll_home(animate=False)
-        self.query_one(BandMap).select(key)
-        if not from_tree:
-            self.query_one(RegionTree).select_key(key)
+    @property
+    def selection(self) -> Selection:
+        return self.main.selection
 
     @property
     def selected_region(self):
-        if self.selected_key and self.selected_key.startswith("region:"):
+        s = self.main.selection
+        if s.kind is SelKind.REGION and s.region_id is not None:
             try:
-                return self.state.mm.region(self.selected_key[7:])
+                return self.state.mm.region(s.region_id)
             except KeyError:
                 return None
         return None
-
-    @on(Tree.NodeHighlighted, "#tree")
-    def _tree_highlighted(self, event: Tree.NodeHighlighted) -> None:
-        key = event.node.data
-        if key and key != self.selected_key:
-            self.select(key, from_tree=True)
-
-    @on(BandMap.Selected)
-    def _map_selected(self, event: BandMap.Selected) -> None:
-        self.select(event.key)
-
-    # -- updates -----------------------------------------------------------------------
-    def update_legend(self) -> None:
-        bm = self.query_one(BandMap)
-        self.query_one(MapLegend).show(bm.zoom_index, len(ZOOM_LEVELS), self.state.policy,
-                                       dump=self.state.loaded.dump is not None)
-
-    def refresh_numbers(self) -> None:
-        """After a toggle or policy switch: every number on screen, from one evaluate()."""
-        self.update_legend()
-        self.query_one(InfoHeader).update_info()
-        self.query_one(SavingsBar).update_figures()
-        self.query_one(RegionTree).refresh_labels()
-        self._fit_tree()
-        self.query_one(BandMap).rebuild()
-        self.query_one(BandMap).select(self.selected_key, scroll=False)
-        self.query_one("#details", Static).update(build_details(self.state, self.selected_key))
 
     # -- actions ---------------------------------------------------------------------------
     def toggle_region(self, region_id: str) -> None:
@@ -178,12 +112,17 @@ class MemmapApp(App[None]):
             return
         outcome = self.state.toggle(region_id)
         self._quit_armed = False
-        if self.selected_key != f"region:{region_id}":
-            self.select(f"region:{region_id}")   # from the palette: show what changed
-        self.refresh_numbers()
-        effective = outcome.effect is ToggleEffect.EFFECTIVE
-        self.notify(Text(outcome.message), title="linux,no-dump",
-                    severity="information" if effective else "warning")
+        if self.main.selection != sel.region(region_id):
+            self.select(sel.region(region_id))   # from the palette: show what changed
+        self.main.after_toggle(region_id)
+        self._tell_toggle(outcome.message, outcome.effect)
+
+    def _tell_toggle(self, message: str, effect: ToggleEffect, prefix: str = "") -> None:
+        """The rejected-property status: in full with the first toggle of the session, then short."""
+        note = f" {PROPOSAL_SHORT}" if self._proposal_told else f"\n{PROPOSAL_NOTE}"
+        self._proposal_told = True
+        self.notify(Text(prefix + message + note), title="linux,no-dump",
+                    severity="information" if effect is ToggleEffect.EFFECTIVE else "warning")
 
     def action_toggle_no_dump(self) -> None:
         region = self.selected_region
@@ -193,68 +132,97 @@ class MemmapApp(App[None]):
             return
         self.toggle_region(region.id)
 
-    def action_undo(self) -> None:
-        outcome = self.state.undo()
+    def _replayed(self, outcome, what: str) -> None:
         if outcome is None:
-            self.notify(Text("nothing to undo"), severity="warning")
+            self.notify(Text(f"nothing to {what}"), severity="warning")
             return
-        self.refresh_numbers()
-        self.notify(Text("undo: " + outcome.message), title="Undo")
+        self.main.after_toggle(outcome.region_id)
+        self._tell_toggle(outcome.message, outcome.effect, prefix=f"{what}: ")
+
+    def action_undo(self) -> None:
+        self._replayed(self.state.undo(), "undo")
 
     def action_redo(self) -> None:
-        outcome = self.state.redo()
-        if outcome is None:
-            self.notify(Text("nothing to redo"), severity="warning")
-            return
-        self.refresh_numbers()
-        self.notify(Text("redo: " + outcome.message), title="Redo")
+        self._replayed(self.state.redo(), "redo")
 
     def set_policy(self, policy: str) -> None:
         if policy not in POLICIES:
             raise ValueError(policy)
         self.state.policy = policy
-        self.refresh_numbers()
+        self.main.after_policy_switch()
 
     def action_next_policy(self) -> None:
-        self.set_policy(POLICIES[(POLICIES.index(self.state.policy) + 1) % len(POLICIES)])
+        ids = list(POLICIES.ids)
+        self.set_policy(ids[(ids.index(self.state.policy) + 1) % len(ids)])
         self.notify(Text(f"policy: {self.state.policy}"), title="Policy", timeout=2)
 
+    def _zoom(self, step: int, limit: str) -> None:
+        m = self.main.query_one(BandMap)
+        if not m.set_zoom(m.zoom_index + step):
+            self.notify(Text(limit), timeout=1.5)
+        else:
+            self.notify(Text(f"zoom {m.zoom_index + 1}/{len(ZOOM_LEVELS)}"), title="Band map", timeout=1.5)
+        self.main.update_legend()
+
     def action_zoom_in(self) -> None:
-        m = self.query_one(BandMap)
-        if not m.set_zoom(m.zoom_index + 1):
-            self.notify(Text("largest zoom"), timeout=1.5)
-        self.update_legend()
+        self._zoom(1, "largest zoom")
 
     def action_zoom_out(self) -> None:
-        m = self.query_one(BandMap)
-        if not m.set_zoom(m.zoom_index - 1):
-            self.notify(Text("smallest zoom: one row per band"), timeout=1.5)
-        self.update_legend()
+        self._zoom(-1, "smallest zoom: one row per band")
 
     def action_toggle_tree(self) -> None:
-        tree = self.query_one("#tree")
-        tree.display = not tree.display
-        self._tree_hidden_by_user = not tree.display
-        self._apply_width(self.size.width)
-        (tree if tree.display else self.query_one("#map")).focus()
+        tree = self.main.query_one(RegionTree)
+        self.main.tree_wanted = not tree.display
+        if self.main.tree_wanted:
+            tree.focus()
+        else:
+            self.main.query_one(BandMap).focus()
+
+    def action_filter_kind(self) -> None:
+        kind = self.main.query_one(RegionTree).cycle_filter()
+        self.main.fit_tree()
+        self.notify(Text(f"tree: {'every kind' if kind is None else str(kind) + ' only'}"), title="Filter",
+                    timeout=2)
+
+    def action_cycle_sort(self) -> None:
+        order = self.main.query_one(RegionTree).cycle_sort()
+        self.main.fit_tree()
+        self.notify(Text({"address": "tree by address", "size": "tree by size, largest first",
+                          "largest": "the largest carveouts, every kind"}[order]), title="Sort", timeout=2)
+
+    def action_copy_range(self) -> None:
+        """`[mem 0x…-0x…]` of the selection, the form dmesg and /proc/iomem readers grep for."""
+        s = self.main.selection
+        ranges = []
+        if s.kind is SelKind.REGION and (region := self.selected_region) is not None:
+            ranges = list(region.ranges)
+        elif s.range is not None:
+            ranges = [s.range]
+        if not ranges:
+            self.notify(Text("select a placed region, RAM bank, iomem line or hole to copy its range"),
+                        title="Copy", severity="warning")
+            return
+        text = "\n".join(kernel_mem(r) for r in ranges)
+        self.copy_to_clipboard(text)
+        self.notify(Text(f"copied {text.replace(chr(10), ' ')}"), title="Copy")
 
     async def action_quit(self) -> None:
         """A second `q` quits when toggles are unexported: they exist only in this session."""
-        changes = len(self.state.mm.no_dump_overrides)
+        changes = len(self.state.unsaved())
         if changes and not self._quit_armed:
             self._quit_armed = True
-            self.notify(f"{changes} toggle{'s' * (changes != 1)} not exported: press q again to quit, "
-                        "e to export", title="Quit", severity="warning", timeout=8)
+            self.notify(Text(f"{changes} toggle{'s' * (changes != 1)} not exported: press q again to quit, "
+                             "e to export"), title="Quit", severity="warning", timeout=8)
             return
         self.exit()
 
     def action_overview(self) -> None:
-        self.select("overview")
+        self.select(sel.OVERVIEW)
 
     def action_jump(self) -> None:
-        def done(key: str | None) -> None:
-            if key:
-                self.select(key)
+        def done(found: Selection | None) -> None:
+            if found is not None:
+                self.select(found)
         self.push_screen(JumpScreen(self.state), done)
 
     def action_export(self) -> None:
@@ -263,24 +231,18 @@ class MemmapApp(App[None]):
             self.notify(Text("export patches a DTB: none is loaded (give the board's DTB as the argument)"),
                         title="Export", severity="warning")
             return
-        self.push_screen(ExportScreen(self.state))
+        self.push_screen(ExportScreen(self.state), lambda _result: self.main.after_policy_switch())
 
     def action_help(self) -> None:
-        rows: list[tuple[str, str, str]] = []
-        for b in self.BINDINGS:
-            rows.append((b.key_display or b.key.replace(",", " "), b.tooltip or b.description, "app"))
-        for b in BandMap.BINDINGS:
-            rows.append((b.key.replace(",", " "), b.description, "band map"))
-        rows += [("↑ ↓ enter", "move / select", "region tree"), ("space", "expand / collapse", "region tree"),
-                 ("click", "select the band's region", "band map"), ("tab", "next panel", "app"),
-                 ("ctrl+p", "command palette (every action)", "app")]
-        self.push_screen(HelpScreen(rows))
+        self.push_screen(HelpScreen())
 
     def action_focused_help(self) -> None:
         w = self.focused
         text = {
-            "tree": "Region tree: ↑↓ move, space expands, n toggles linux,no-dump on the highlighted node.",
+            "tree": "Region tree: ↑↓ move, space expands, n toggles linux,no-dump on the highlighted node, "
+                    "f filters by kind, s sorts by size.",
             "map": f"Band map: ↑↓ move by band, click selects, +/- zoom ({len(ZOOM_LEVELS)} levels); "
-                   "● in the vmcore under the active policy, ◐ partly, ○ not.",
+                   "band height grows with log2 of the size; ● in the vmcore under the active policy, "
+                   "◐ partly, ○ not.",
         }.get(w.id if w else "", "? shows every key")
         self.notify(Text(text), title="Help", timeout=6)

@@ -14,19 +14,20 @@ from dataclasses import dataclass
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
-from textual.binding import Binding
 from textual.geometry import Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from memmap_tui.core.model import Band
+from memmap_tui.core.naming import display_name
 from memmap_tui.core.ranges import Range
 from memmap_tui.core.units import compact_hex, exact_size
-from memmap_tui.tui.state import TuiState, band_key
-from memmap_tui.tui.style import BAND_GLYPH, BAND_LABEL, DUMP_FG, DUMP_GLYPH, band_style
+from memmap_tui.tui.keys import bindings
+from memmap_tui.tui.selection import Selection, SelKind
+from memmap_tui.tui.state import TuiState, band_selection
+from memmap_tui.tui.theme import BAND_GLYPH, BAND_LABEL, DUMP_GLYPH, SELECT_GLYPH, VMCORE_GLYPH, Palette
 
-GENERIC_NODE_NAMES = ("memory", "mem", "reserved", "region", "carveout")
 ZOOM_LEVELS = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0)  # extra rows per 4 doublings above one page
 DEFAULT_ZOOM = 2
 
@@ -44,7 +45,7 @@ class MapBand:
     range: Range
     band: Band
     region_id: str | None
-    key: str           # selection key (state.band_key)
+    key: Selection     # what selecting the band selects
     first_row: int
     rows: int
 
@@ -52,7 +53,7 @@ class MapBand:
 @dataclass(frozen=True, slots=True)
 class UnplacedRow:
     region_id: str
-    key: str
+    key: Selection
     row: int
 
 
@@ -62,7 +63,7 @@ def layout(state: TuiState, zoom: float) -> tuple[list[MapBand], list[UnplacedRo
     row = 0
     for rng, band, rid in state.mm.bands():
         n = band_rows(rng.size_bytes, zoom, band)
-        out.append(MapBand(rng, band, rid, band_key(state, rng, band, rid), row, n))
+        out.append(MapBand(rng, band, rid, band_selection(state, rng, band, rid), row, n))
         row += n
     if out:
         row += 1  # the end-address row
@@ -71,27 +72,36 @@ def layout(state: TuiState, zoom: float) -> tuple[list[MapBand], list[UnplacedRo
     if regions:
         row += 2  # blank + heading
         for r in regions:
-            unplaced.append(UnplacedRow(r.id, f"region:{r.id}", row))
+            unplaced.append(UnplacedRow(r.id, Selection(SelKind.REGION, region_id=r.id), row))
             row += 1
     return out, unplaced, row
+
+
+def _overlapping(state: TuiState) -> set[str]:
+    """Ids of placed regions whose ranges overlap another region's (one sort, one sweep)."""
+    spans = sorted((rng.start, rng.end, r.id) for r in state.mm.regions if r.placed and r.reserves_memory
+                   for rng in r.ranges)
+    out: set[str] = set()
+    reach, owner = -1, None
+    for start, end, rid in spans:
+        if start < reach and owner != rid:
+            out.update((rid, owner))
+        if end > reach:
+            reach, owner = end, rid
+    return out
 
 
 class BandMap(ScrollView, can_focus=True):
     """Scrollable, zoomable band map; selecting a band selects its region everywhere."""
 
-    BINDINGS = [
-        Binding("up,k", "prev_band", "Prev band", show=False, id="map.prev"),
-        Binding("down,j", "next_band", "Next band", show=False, id="map.next"),
-        Binding("home", "first_band", "First band", show=False, id="map.first"),
-        Binding("end", "last_band", "Last band", show=False, id="map.last"),
-    ]
+    BINDINGS = bindings("map")
 
     DEFAULT_CSS = """
     BandMap { background: $surface; }
     """
 
     class Selected(Message):
-        def __init__(self, key: str) -> None:
+        def __init__(self, key: Selection) -> None:
             self.key = key
             super().__init__()
 
@@ -99,8 +109,10 @@ class BandMap(ScrollView, can_focus=True):
         super().__init__(**kw)
         self.state = state
         self.zoom_index = DEFAULT_ZOOM
-        self.selected_key: str | None = None
+        self.selected_key: Selection | None = None
         self.bands: list[MapBand] = []
+        self._bands_of: dict[str, list[int]] = {}   # region id -> band indexes (incremental updates)
+        self._overlapping: set[str] = set()         # regions sharing bytes with another region
         self.unplaced_rows: list[UnplacedRow] = []
         self._row_index: list[int] = []  # row -> band index (-1 for non-band rows)
         self._ruler_width = 12
@@ -121,7 +133,28 @@ class BandMap(ScrollView, can_focus=True):
         last = max((b.range.end for b in self.bands), default=0)
         self._ruler_width = len(compact_hex(last)) if self.bands else 12
         self.virtual_size = Size(self.size.width or 40, total)
+        self._bands_of = {}
+        for i, b in enumerate(self.bands):
+            if b.region_id is not None:
+                self._bands_of.setdefault(b.region_id, []).append(i)
+        self._overlapping = _overlapping(self.state)
         self.refresh()
+
+    def update_region(self, region_id: str) -> bool:
+        """A toggle changed one region's kind: redraw its bands (and their neighbours' page-rounded
+        markers) in place. A region that shares bytes with another can change the partition:
+        then the whole layout is rebuilt. Returns whether the update stayed incremental."""
+        if region_id in self._overlapping or region_id not in self._bands_of:
+            self.rebuild()
+            return False
+        band = self.state.mm.band_of(self.state.mm.region(region_id))
+        for i in self._bands_of[region_id]:
+            b = self.bands[i]
+            self.bands[i] = MapBand(b.range, band, b.region_id, b.key, b.first_row, b.rows)
+            lo, hi = max(0, i - 1), min(len(self.bands) - 1, i + 1)
+            first = self.bands[lo].first_row
+            self.refresh_lines(first, self.bands[hi].first_row + self.bands[hi].rows - first)
+        return True
 
     def set_zoom(self, index: int) -> bool:
         index = max(0, min(len(ZOOM_LEVELS) - 1, index))
@@ -199,16 +232,21 @@ class BandMap(ScrollView, can_focus=True):
     def _bar_width(self, width: int) -> int:
         return max(3, min(10, (width - self._ruler_width - 4) // 4))
 
+    @property
+    def pal(self) -> Palette:
+        return self.app.palette
+
     def _band_line(self, b: MapBand, row: int, width: int, plain: Style) -> list[Segment]:
+        pal = self.pal
         selected = b.key == self.selected_key
         in_band = row - b.first_row
-        dim = Style(color="#8a8f98", bgcolor=plain.bgcolor)
-        marker = Segment("▶" if selected and in_band == 0 else ("┃" if selected else " "),
-                         Style(color="#ffd75f", bgcolor=plain.bgcolor, bold=True))
+        dim = Style(color=pal.muted.color, bgcolor=plain.bgcolor)
+        marker = Segment(SELECT_GLYPH["first"] if selected and in_band == 0 else (SELECT_GLYPH["rest"] if selected else " "),
+                         Style(color=pal.accent.color, bgcolor=plain.bgcolor, bold=True))
         ruler_text = compact_hex(b.range.start) if in_band == 0 else "┆".rjust(self._ruler_width)
         ruler = Segment(ruler_text.rjust(self._ruler_width) + " ", dim if in_band else plain)
         bar_w = self._bar_width(width)
-        bar = Segment(BAND_GLYPH[b.band] * bar_w, band_style(b.band))
+        bar = Segment(BAND_GLYPH[b.band] * bar_w, pal.band_fill[b.band])
         vm = self._vmcore_cell(b, plain)
         label = self._label(b, in_band)
         lstyle = Style(color=plain.color, bgcolor=plain.bgcolor, bold=selected and in_band == 0,
@@ -225,17 +263,14 @@ class BandMap(ScrollView, can_focus=True):
         mark = self.state.dump_mark(b.range)
         if mark is None or (b.band is Band.HOLE and mark == "absent"):
             return Segment(" ", plain)
-        return Segment(DUMP_GLYPH[mark], Style(color=DUMP_FG[mark], bgcolor=plain.bgcolor))
+        return Segment(DUMP_GLYPH[mark], Style(color=self.pal.dump_fg[mark].color, bgcolor=plain.bgcolor))
 
     def _vmcore_cell(self, b: MapBand, plain: Style) -> Segment:
         if b.band in (Band.HOLE, Band.MMIO):
             return Segment(" ", plain)
         frac = self.state.dumped_fraction(b.range)
-        if frac >= 1.0:
-            return Segment("●", Style(color="#e8c547", bgcolor=plain.bgcolor))
-        if frac > 0:
-            return Segment("◐", Style(color="#e8c547", bgcolor=plain.bgcolor))
-        return Segment("○", Style(color="#6c7078", bgcolor=plain.bgcolor))
+        mark = "all" if frac >= 1.0 else "part" if frac > 0 else "none"
+        return Segment(VMCORE_GLYPH[mark], Style(color=self.pal.vmcore_fg[mark].color, bgcolor=plain.bgcolor))
 
     def _label(self, b: MapBand, in_band: int) -> str:
         mm = self.state.mm
@@ -243,44 +278,44 @@ class BandMap(ScrollView, can_focus=True):
             return f"hole {exact_size(b.range.size_bytes)}" if in_band == 0 else ""
         if in_band == 0:
             if b.region_id is not None:
-                region = mm.region(b.region_id)
-                return region.name if region.id.startswith("/reserved-memory/") else region.id
-            if b.band is Band.MMIO and b.key.startswith("iomem:"):
-                return mm.iomem[int(b.key.split(":")[1])].name
+                return display_name(mm.region(b.region_id))
+            if b.key.iomem_index is not None:
+                return mm.iomem[b.key.iomem_index].name
             return BAND_LABEL[b.band]
         if in_band == 1:
             parts = [exact_size(b.range.size_bytes)]
             if b.region_id is not None:
                 region = mm.region(b.region_id)
                 parts += [f for f in mm.flags(region) if f != BAND_LABEL[b.band]]
-                # corpus boards name most carveouts memory@ADDR: the compatible tells them apart
-                if region.name.split("@")[0] in GENERIC_NODE_NAMES:
-                    parts += list(region.compatible[:1])
+                if display_name(region) != region.name:   # the node name, when the label says more
+                    parts.append(region.name)
             else:
                 parts.append(BAND_LABEL[b.band] if b.band is not Band.RAM else "RAM")
             return " · ".join(parts)
         return ""
 
     def _other_line(self, row: int, width: int, plain: Style) -> list[Segment]:
-        dim = Style(color="#8a8f98", bgcolor=plain.bgcolor)
+        pal = self.pal
+        dim = Style(color=pal.muted.color, bgcolor=plain.bgcolor)
         if self.bands and row == self.bands[-1].first_row + self.bands[-1].rows:
             end = self.bands[-1].range.end
             return [Segment(" " + compact_hex(end).rjust(self._ruler_width) + " ", plain),
                     Segment("end of known space", dim)]
         if self.unplaced_rows and row == self.unplaced_rows[0].row - 1:
             return [Segment(" Unplaced (address chosen at boot):",
-                            Style(color="#e8c547", bgcolor=plain.bgcolor, bold=True))]
+                            Style(color=pal.warn.color, bgcolor=plain.bgcolor, bold=True))]
         for u in self.unplaced_rows:
             if u.row == row:
                 region = self.state.mm.region(u.region_id)
                 selected = u.key == self.selected_key
                 band = self.state.mm.band_of(region)
                 bar_w = self._bar_width(width)
-                return [Segment("▶" if selected else " ", Style(color="#ffd75f", bgcolor=plain.bgcolor)),
+                return [Segment(SELECT_GLYPH["first"] if selected else " ",
+                                Style(color=pal.accent.color, bgcolor=plain.bgcolor)),
                         Segment("?".rjust(self._ruler_width) + " ", dim),
-                        Segment("?" * bar_w, band_style(band)),
+                        Segment("?" * bar_w, pal.band_fill[band]),
                         Segment(" " * (3 if self.state.loaded.dump is not None else 2), plain),
-                        Segment(f"{region.name} {exact_size(region.size_bytes)} "
+                        Segment(f"{display_name(region)} {exact_size(region.size_bytes)} "
                                 + " · ".join(self.state.mm.flags(region)),
                                 Style(color=plain.color, bgcolor=plain.bgcolor, reverse=selected))]
         return [Segment(" ", plain)]

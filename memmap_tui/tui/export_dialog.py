@@ -13,6 +13,7 @@ import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
+from rich.style import Style
 from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult
@@ -24,8 +25,19 @@ from textual.widgets import Button, Checkbox, Input, Label, Static
 
 from memmap_tui.core.model import Level
 from memmap_tui.tui.details import LEVEL_STYLE, PROPOSAL_NOTE
-from memmap_tui.tui.screens import Tick
+from memmap_tui.tui.paths import shorten_middle
 from memmap_tui.tui.state import TuiState
+from memmap_tui.tui.theme import Palette
+
+
+class Tick(Checkbox):
+    """A checkbox whose state reads without colour: `X` when on, blank when off (Textual draws
+    `X` in both states and tells them apart by colour alone, lost under NO_COLOR)."""
+
+    @property
+    def _button(self):
+        self.BUTTON_INNER = "X" if self.value else " "
+        return super()._button
 
 
 def default_output(dtb: str, suffix: str) -> str:
@@ -35,17 +47,6 @@ def default_output(dtb: str, suffix: str) -> str:
         if stem.endswith(ext):
             stem = stem[: -len(ext)]
     return f"{stem}.no-dump{suffix}"
-
-
-def shorten_middle(text: str, width: int) -> str:
-    """`text` in at most `width` cells, cut from the middle: both ends of a path stay."""
-    if len(text) <= width:
-        return text
-    if width < 5:
-        return text[-width:] if width > 0 else ""
-    keep = width - 1
-    head = keep // 3          # the end (the file name) says more than the start
-    return text[:head] + "…" + text[len(text) - (keep - head):]
 
 
 class PathLine(Widget):
@@ -99,6 +100,10 @@ class ExportScreen(ModalScreen[list[str] | None]):
         self.written: list[str] = []
         self._confirmed: tuple[str, ...] = ()    # targets the user agreed to replace
 
+    @property
+    def pal(self) -> Palette:
+        return self.app.palette
+
     def compose(self) -> ComposeResult:
         mm = self.state.mm
         dtb = self.state.loaded.options.dtb
@@ -108,15 +113,15 @@ class ExportScreen(ModalScreen[list[str] | None]):
         if changes:
             summary.append(f"{len(changes)} change{'s' * (len(changes) != 1)} to linux,no-dump:\n")
             for path, add in sorted(changes.items()):
-                summary.append("  + " if add else "  − ", style="#4cc38a" if add else "#ff6b5b")
+                summary.append("  + " if add else "  − ", style=self.pal.ok if add else self.pal.error)
                 summary.append(f"{path}\n")
         else:
-            summary.append("No toggles yet: select a /reserved-memory node and press n first.\n", style="#e8c547")
+            summary.append("No toggles yet: select a /reserved-memory node and press n first.\n", style=self.pal.warn)
         summary.rstrip()
         name = dtb or "board"
         with VerticalScroll(id="export-box"):   # scrolls on a short terminal: nothing unreachable
             yield Label(Text("Export linux,no-dump changes", style="bold"))
-            yield Static(Text(PROPOSAL_NOTE, style="italic #8a8f98"), id="export-note")
+            yield Static(Text(PROPOSAL_NOTE, style=self.pal.muted + Style(italic=True)), id="export-note")
             yield PathLine("input (never overwritten): ", dtb or "no DTB loaded", id="export-input")
             yield Static(summary, id="export-summary")
             with Horizontal(classes="export-row"):
@@ -201,14 +206,14 @@ class ExportScreen(ModalScreen[list[str] | None]):
     def action_export(self) -> None:
         dtb = self.state.loaded.options.dtb
         if not dtb:
-            self._show(Text("no DTB loaded: nothing to patch", style="#ff6b5b"))
+            self._show(Text("no DTB loaded: nothing to patch", style=self.pal.error))
             return
         if not self.state.mm.changed_no_dump():
-            self._show(Text("nothing to export: no node toggled", style="#e8c547"))
+            self._show(Text("nothing to export: no node toggled", style=self.pal.warn))
             return
         targets = self._targets()
         if not targets:
-            self._show(Text("choose at least one output", style="#e8c547"))
+            self._show(Text("choose at least one output", style=self.pal.warn))
             return
         kw: dict = dict(targets)
         if "dts_patch" in kw:
@@ -223,7 +228,7 @@ class ExportScreen(ModalScreen[list[str] | None]):
         try:
             check_request(request, self.state.mm, loaded.dtb.read)   # an input is refused, never "replaced?"
         except InputError as e:
-            self._show(Text(f"✗ {e}", style="bold #ff6b5b"))
+            self._show(Text(f"✗ {e}", style=self.pal.error))
             return
         existing = [str(p) for p in targets.values() if exists(p)]
         if existing and self._confirmed != tuple(map(str, targets.values())):
@@ -231,7 +236,7 @@ class ExportScreen(ModalScreen[list[str] | None]):
             self.query_one("#export-go", Button).label = "Overwrite"
             self._show(Text(f"{', '.join(existing)} already exist{'s' * (len(existing) == 1)} "
                             "(an earlier export?): press Overwrite (ctrl+s) to replace, "
-                            "or change the folder or names", style="#e8c547"))
+                            "or change the folder or names", style=self.pal.warn))
             return
         self._show(Text("exporting… (verifying with dtc)", style="dim"))
         self.query_one("#export-go", Button).disabled = True
@@ -256,16 +261,17 @@ class ExportScreen(ModalScreen[list[str] | None]):
         go = self.query_one("#export-go", Button)
         go.disabled, go.label, self._confirmed = False, "Export", ()
         if error is not None:
-            self._show(Text(f"✗ {error}", style="bold #ff6b5b"))
+            self._show(Text(f"✗ {error}", style=self.pal.error))
             return
         t = Text()
         for p in result.written:
-            t.append(f"✓ wrote {p}\n", style="bold #4cc38a")
+            t.append(f"✓ wrote {p}\n", style=self.pal.ok + Style(bold=True))
         for w in result.warnings:
             t.append(f"{w.level}: ", style=LEVEL_STYLE.get(Level(w.level), ""))
             t.append(w.message + "\n")      # the export engine's advice, as it words it
         t.rstrip()
         self.written = [str(p) for p in result.written]
+        self.state.mark_exported()   # the header and q count toggles since this export
         self._show(t)
         if self.app.is_web:   # served to a browser: the files are on the server, hand them over
             for p in result.written:

@@ -6,14 +6,27 @@ and so a toggle is only `set_no_dump` + `evaluate` — microseconds, never a rep
 
 from __future__ import annotations
 
+from bisect import bisect_right
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from memmap_tui.core.dump import DumpAccount, Verdict, account_dump, check_policy
 from memmap_tui.core.model import Band, IomemEntry, MemoryMap, Region, RegionKind
-from memmap_tui.core.policy import TOGGLE_WHY, PolicyResult, ToggleEffect, evaluate, toggle_effect
+from memmap_tui.core.policies import POLICIES as REGISTRY
+from memmap_tui.core.policy import TOGGLE_WHY, PolicyResults, ToggleEffect, evaluate, toggle_effect
 from memmap_tui.core.ranges import Range
 from memmap_tui.core.units import exact_size
 from memmap_tui.inputs import Loaded
+from memmap_tui.tui import selection as sel
+from memmap_tui.tui.selection import Selection
+
+
+# The region tree's groups (and the details' group tables): title -> which regions.
+GROUPS: dict[str, Callable[[Region], bool]] = {
+    "Reserved memory": lambda r: r.kind not in (RegionKind.MEMRESERVE, RegionKind.CRASHKERNEL),
+    "/memreserve/": lambda r: r.kind is RegionKind.MEMRESERVE,
+    "Crash kernel": lambda r: r.kind is RegionKind.CRASHKERNEL,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,20 +34,22 @@ class ToggleOutcome:
     region_id: str
     value: bool              # linux,no-dump after the toggle
     effect: ToggleEffect
-    saving_delta: int        # change of the no-dump-v1 saving, bytes
+    saving_delta: int        # change of the toggled policy's saving, bytes
     message: str
 
 
 @dataclass(slots=True)
 class TuiState:
     loaded: Loaded
-    policy: str = "today"
-    results: dict[str, PolicyResult] = field(default_factory=dict)
+    policy: str = field(default_factory=lambda: next(iter(REGISTRY)).id)
+    results: PolicyResults = field(init=False)   # every policy, computed once per toggle (recompute)
     undo_stack: list[tuple[str, bool, bool]] = field(default_factory=list)  # (id, before, after)
     redo_stack: list[tuple[str, bool, bool]] = field(default_factory=list)
+    exported: dict[str, bool] = field(default_factory=dict)   # the toggles the last export wrote
     _account: DumpAccount | None = None
     _verdict: Verdict | None = None
     _presence: dict[tuple[int, int], tuple[int, int]] = field(default_factory=dict)
+    _starts: dict[str, list[int]] = field(default_factory=dict)   # per policy: dumped range starts
 
     def __post_init__(self) -> None:
         self.recompute()
@@ -49,6 +64,7 @@ class TuiState:
 
     def recompute(self) -> None:
         self.results = evaluate(self.mm)
+        self._starts = {}
         self._verdict = None   # the dump check depends on the toggles; the accounting does not
 
     # -- the loaded vmcore (core.dump, when a dump is loaded) ------------------------------
@@ -97,6 +113,16 @@ class TuiState:
         return dump_mark_of(rng.size_bytes, *got)
 
     # -- toggles -------------------------------------------------------------------
+    def unsaved(self) -> set[str]:
+        """Regions whose linux,no-dump differs from what was last exported (the input, before any
+        export): a toggle written by an export and then undone is unsaved again."""
+        now = self.mm.changed_no_dump()
+        return {rid for rid in now.keys() | self.exported.keys() if now.get(rid) != self.exported.get(rid)}
+
+    def mark_exported(self) -> None:
+        """An export wrote the current toggles: nothing is unsaved until the next toggle."""
+        self.exported = self.mm.changed_no_dump()
+
     def can_toggle(self, region: Region) -> str | None:
         """None when a `linux,no-dump` property can be written on this region, else why not."""
         if region.kind is RegionKind.MEMRESERVE:
@@ -111,17 +137,18 @@ class TuiState:
         return self._apply(region, before, not before, record=True)
 
     def _apply(self, region: Region, before: bool, after: bool, *, record: bool) -> ToggleOutcome:
-        old_saving = self.results["no-dump-v1"].savings_bytes
+        toggled = REGISTRY.toggled.id
+        old_saving = self.results[toggled].savings_bytes
         self.mm.set_no_dump(region.id, after)
         self.recompute()
         if record:
             self.undo_stack.append((region.id, before, after))
             self.redo_stack.clear()
         effect = toggle_effect(self.mm, region)
-        delta = self.results["no-dump-v1"].savings_bytes - old_saving
+        delta = self.results[toggled].savings_bytes - old_saving
         verb = "set" if after else "cleared"
         if effect is ToggleEffect.EFFECTIVE:
-            msg = f"linux,no-dump {verb} on {region.name}: no-dump-v1 saving {_signed(delta)}"
+            msg = f"linux,no-dump {verb} on {region.name}: {toggled} saving {_signed(delta)}"
         else:
             msg = f"linux,no-dump {verb} on {region.name} — {TOGGLE_WHY[effect]}"
         return ToggleOutcome(region.id, after, effect, delta, msg)
@@ -156,6 +183,17 @@ class TuiState:
             out.append(i)
         return out
 
+    def kind_totals(self) -> list[tuple[Band, int, int]]:
+        """(band, regions, bytes) per kind of reserving region, in band priority order."""
+        count: dict[Band, int] = {}
+        size: dict[Band, int] = {}
+        for r in self.mm.regions:
+            if r.reserves_memory and r.size_bytes:
+                band = self.mm.band_of(r)
+                count[band] = count.get(band, 0) + 1
+                size[band] = size.get(band, 0) + r.size_bytes
+        return [(b, count[b], size[b]) for b in Band if b in count]
+
     def iomem_overlapping(self, rng: Range) -> list[IomemEntry]:
         return [e for e in self.mm.iomem if e.range.overlaps(rng)]
 
@@ -170,15 +208,23 @@ class TuiState:
 
     def dumped_fraction(self, rng: Range) -> float:
         """Share of `rng` inside the active policy's RAM PT_LOADs (0..1)."""
-        dumped = self.results[self.policy].dumped
         total = rng.size_bytes
         if not total:
             return 0.0
-        inside = sum(x.size_bytes for r in dumped if (x := r.intersection(rng)))
+        pairs = self.results[self.policy].dumped.pairs
+        starts = self._starts.get(self.policy)
+        if starts is None:
+            starts = self._starts[self.policy] = [a for a, _ in pairs]
+        # bisect to the first dumped range that can overlap: a band costs O(log n), not O(n)
+        i = max(0, bisect_right(starts, rng.start) - 1)
+        inside = 0
+        while i < len(pairs) and pairs[i][0] < rng.end:
+            inside += max(0, min(pairs[i][1], rng.end) - max(pairs[i][0], rng.start))
+            i += 1
         return inside / total
 
-    def find(self, needle: str) -> tuple[str | None, str]:
-        """A selection key for a name, label, path or address, and a one-line explanation."""
+    def find(self, needle: str) -> tuple[Selection | None, str]:
+        """The selection for a name, label, path or address, and a one-line explanation."""
         text = needle.strip()
         if not text:
             return None, "type a node name, label, path or address"
@@ -190,16 +236,16 @@ class TuiState:
                 return None, f"{text} is beyond the 64-bit physical address space"
             region = self.mm.region_at(addr)
             if region is not None:
-                return f"region:{region.id}", f"{addr:#x} is in {region.name}"
+                return sel.region(region.id), f"{addr:#x} is in {region.name}"
             bank = self.ram_bank_at(addr)
             if bank is not None:
-                return f"ram:{bank.start}", f"{addr:#x} is plain System RAM"
+                return sel.ram(bank), f"{addr:#x} is plain System RAM"
             for i, e in enumerate(self.mm.iomem):
                 if e.depth == 0 and e.range.contains(addr):
-                    return f"iomem:{i}", f"{addr:#x} is in iomem {e.name}"
+                    return sel.iomem(i, e.range), f"{addr:#x} is in iomem {e.name}"
             for rng, band, _rid in self.mm.bands():
                 if band is Band.HOLE and rng.contains(addr):   # the collapsed hole row on the map
-                    return (f"hole:{rng.start}:{rng.end}",
+                    return (sel.hole(rng),
                             f"{addr:#x} is in a {exact_size(rng.size_bytes)} hole (no RAM, region or iomem)")
             return None, f"{addr:#x} is in no known region, RAM bank or iomem range"
         if not text.lstrip("&"):
@@ -215,21 +261,21 @@ class TuiState:
         if len(matches) > 1:   # name the others, so the user can type more of the one they meant
             others = ", ".join(r.name for r in matches[1:4]) + (", …" if len(matches) > 4 else "")
             extra = f" (first of {len(matches)}; also {others})"
-        return f"region:{matches[0].id}", f"{matches[0].id}{extra}"
+        return sel.region(matches[0].id), f"{matches[0].id}{extra}"
 
 
-def band_key(state: TuiState, rng: Range, band: Band, rid: str | None) -> str:
-    """The selection key for a band on the map."""
+def band_selection(state: TuiState, rng: Range, band: Band, rid: str | None) -> Selection:
+    """What selecting a band on the map selects."""
     if rid is not None:
-        return f"region:{rid}"
+        return sel.region(rid)
     if band is Band.RAM:
         bank = state.ram_bank_at(rng.start)
-        return f"ram:{bank.start}" if bank else f"hole:{rng.start}:{rng.end}"
+        return sel.ram(bank) if bank else sel.hole(rng)
     if band is Band.MMIO:
         for i, e in enumerate(state.mm.iomem):
             if e.depth == 0 and e.range.contains(rng.start):
-                return f"iomem:{i}"
-    return f"hole:{rng.start}:{rng.end}"
+                return sel.iomem(i, e.range)
+    return sel.hole(rng)
 
 
 def dump_mark_of(size_bytes: int, covered_bytes: int, present_bytes: int) -> str:

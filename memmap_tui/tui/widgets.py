@@ -1,114 +1,163 @@
-"""Region tree, header line, honesty banner and savings bar."""
+"""Region tree, header line, proposal banner, map legend and the policy cards."""
 
 from __future__ import annotations
 
+from rich.style import Style
 from rich.text import Text
-from textual.binding import Binding
+from textual import events
 from textual.containers import Horizontal
+from textual.message import Message
 from textual.widgets import Static, Tree
 from textual.widgets.tree import TreeNode
 
-from memmap_tui.core.model import Band, Region, RegionKind
-from memmap_tui.core.policy import POLICIES
-from memmap_tui.core.units import capture_seconds, compact_hex, exact_size
-from memmap_tui.tui.state import TuiState
-from memmap_tui.tui.style import BAND_GLYPH, DUMP_FG, DUMP_GLYPH, DUMP_LABEL, KIND_FG, band_style
+from memmap_tui.core.model import Band, Region
+from memmap_tui.core.naming import display_name
+from memmap_tui.core.policies import POLICIES, PROPOSAL_NOTE
+from memmap_tui.core.units import capture_seconds, compact_hex, duration_text, exact_size, short_size
+from memmap_tui.tui import selection as sel
+from memmap_tui.tui.keys import bindings
+from memmap_tui.tui.paths import shorten_middle, shown_path
+from memmap_tui.tui.selection import Selection
+from memmap_tui.tui.state import GROUPS, TuiState
+from memmap_tui.tui.theme import (BAND_GLYPH, DUMP_GLYPH, DUMP_LABEL, INFO_GLYPH, SHORT_LABEL, WARN_GLYPH,
+                                  Palette)
+
+SORTS = ("address", "size", "largest")
+LARGEST_COUNT = 20
 
 
-def region_label(state: TuiState, region: Region) -> Text:
+def region_label(state: TuiState, region: Region, pal: Palette) -> Text:
     mm = state.mm
     band = mm.band_of(region)
     t = Text(no_wrap=True, overflow="ellipsis")
-    t.append(BAND_GLYPH[band], style=band_style(band))
-    name = region.name if region.id.startswith("/reserved-memory/") else region.id
-    t.append(f" {name} ", style=KIND_FG.get(str(band), ""))
-    t.append(exact_size(region.size_bytes), style="dim")
+    t.append(BAND_GLYPH[band], style=pal.band_fill[band])
+    t.append(f" {display_name(region)} ", style=pal.kind_fg[band])
+    t.append(exact_size(region.size_bytes), style=pal.muted)
     for flag in mm.flags(region):
         changed = flag == "no-dump" and region.id in mm.no_dump_overrides
-        t.append(f" {flag}{'*' if changed else ''}",
-                 style="bold #6fa8ff" if flag == "no-dump" else "#e8c547" if flag in ("unplaced", "failed", "ignored") else "#8a8f98")
+        style = (pal.kind_fg[Band.NO_DUMP] + Style(bold=True) if flag == "no-dump"
+                 else pal.warn if flag in ("unplaced", "failed", "ignored") else pal.muted)
+        t.append(f" {flag}{'*' if changed else ''}", style=style)
     if "no-dump" not in mm.flags(region) and region.id in mm.no_dump_overrides:
-        t.append(" dump*", style="bold #8a8f98")
+        t.append(" dump*", style=pal.muted + Style(bold=True))
     return t
 
 
-class RegionTree(Tree[str]):
-    """RAM banks, /reserved-memory children, /memreserve/, crash kernel, iomem-only ranges."""
+def _address(region: Region) -> tuple[int, int]:
+    return (0, region.ranges.start) if region.placed else (1, 0)   # unplaced last
 
-    BINDINGS = [
-        Binding("enter", "select_cursor", "Select", show=False, id="tree.select"),
-        Binding("space", "toggle_node", "Expand", show=False, id="tree.expand"),
-    ]
+
+class RegionTree(Tree[Selection]):
+    """RAM banks, /reserved-memory children, /memreserve/, crash kernel, iomem-only ranges.
+
+    `f` filters by kind, `s` sorts by address or size or lists the largest carveouts."""
+
+    BINDINGS = bindings("tree")
 
     def __init__(self, state: TuiState, **kw) -> None:
-        super().__init__(Text("memory map"), data="overview", **kw)
+        super().__init__(Text("memory map"), data=sel.OVERVIEW, **kw)
         self.state = state
         self.show_root = False
         self.guide_depth = 2
-        self.nodes_by_key: dict[str, TreeNode[str]] = {}
+        self.nodes: dict[Selection, TreeNode[Selection]] = {}
+        self.kind_filter: Band | None = None
+        self.sort = SORTS[0]
+        self._target: Selection = sel.OVERVIEW
         self.populate()
 
-    def _add(self, parent: TreeNode[str], label: Text, key: str, leaf: bool = True) -> TreeNode[str]:
-        node = parent.add_leaf(label, data=key) if leaf else parent.add(label, data=key, expand=True)
-        self.nodes_by_key.setdefault(key, node)
+    @property
+    def pal(self) -> Palette:
+        return self.app.palette
+
+    def _add(self, parent: TreeNode[Selection], label: Text, data: Selection, leaf: bool = True):
+        node = parent.add_leaf(label, data=data) if leaf else parent.add(label, data=data, expand=True)
+        self.nodes.setdefault(data, node)
         return node
 
+    def kinds(self) -> list[Band]:
+        return [band for band, _n, _size in self.state.kind_totals()]
+
     def populate(self) -> None:
-        s, mm = self.state, self.state.mm
-        root = self.root
-        root.remove_children()
-        self.nodes_by_key = {}
+        s, mm, pal = self.state, self.state.mm, self.pal
+        self.root.remove_children()
+        self.nodes = {}
         n = len(mm.findings)
-        self._add(root, Text.assemble(("ⓘ ", "#ffd75f"), "Overview", (f"  {n} finding{'s' * (n != 1)}", "dim")),
-                  "overview")
-        ram = self._add(root, self._group("System RAM", exact_size(mm.ram.size_bytes) + f" · {mm.ram_source}"
-                                          if mm.ram_known else "unknown"), "group:ram", leaf=False)
-        for bank in mm.ram:
-            t = Text(no_wrap=True)
-            t.append(BAND_GLYPH[Band.RAM], style=band_style(Band.RAM))
-            t.append(f" {compact_hex(bank.start)} ")
-            t.append(exact_size(bank.size_bytes), style="dim")
-            self._add(ram, t, f"ram:{bank.start}")
-        groups = [
-            ("Reserved memory", lambda r: r.kind not in (RegionKind.MEMRESERVE, RegionKind.CRASHKERNEL)),
-            ("/memreserve/", lambda r: r.kind is RegionKind.MEMRESERVE),
-            ("Crash kernel", lambda r: r.kind is RegionKind.CRASHKERNEL),
-        ]
-        for title, pred in groups:
-            regions = [r for r in mm.regions if pred(r)]
-            if not regions:
-                continue
-            size = sum(r.size_bytes for r in regions if r.reserves_memory)
-            g = self._add(root, self._group(title, f"{len(regions)} · {exact_size(size)}"),
-                          f"group:{title}", leaf=False)
-            for r in regions:
-                self._add(g, region_label(s, r), f"region:{r.id}")
-        only = s.iomem_only()
+        self._add(self.root, Text.assemble((f"{INFO_GLYPH} ", pal.info), "Overview",
+                                           (f"  {n} finding{'s' * (n != 1)}", pal.muted)), sel.OVERVIEW)
+        if self.kind_filter is None and self.sort != "largest":
+            ram = self._add(self.root, self._group("System RAM", exact_size(mm.ram.size_bytes) + f" · {mm.ram_source}"
+                                                   if mm.ram_known else "unknown"), sel.group("System RAM"),
+                            leaf=False)
+            for bank in mm.ram:
+                t = Text(no_wrap=True)
+                t.append(BAND_GLYPH[Band.RAM], style=pal.band_fill[Band.RAM])
+                t.append(f" {compact_hex(bank.start)} ")
+                t.append(exact_size(bank.size_bytes), style=pal.muted)
+                self._add(ram, t, sel.ram(bank))
+        wanted = [r for r in mm.regions if self.kind_filter is None or mm.band_of(r) is self.kind_filter]
+        if self.sort == "largest":
+            top = sorted((r for r in wanted if r.reserves_memory), key=lambda r: -r.size_bytes)[:LARGEST_COUNT]
+            g = self._add(self.root, self._group(f"Largest {len(top)}", self._filter_note()), sel.OVERVIEW,
+                          leaf=False)
+            for r in top:
+                self._add(g, region_label(s, r, pal), sel.region(r.id))
+        else:
+            key = _address if self.sort == "address" else (lambda r: -r.size_bytes)
+            for title, pred in GROUPS.items():
+                regions = sorted((r for r in wanted if pred(r)), key=key)
+                if not regions:
+                    continue
+                size = sum(r.size_bytes for r in regions if r.reserves_memory)
+                g = self._add(self.root, self._group(title, f"{len(regions)} · {short_size(size)}"
+                                                     + self._filter_note()), sel.group(title), leaf=False)
+                for r in regions:
+                    self._add(g, region_label(s, r, pal), sel.region(r.id))
+        only = s.iomem_only() if self.kind_filter is None and self.sort != "largest" else []
         if only:
-            g = self._add(root, self._group("iomem only", str(len(only))), "group:iomem", leaf=False)
-            g.collapse() if len(only) > 12 else None
+            g = self._add(self.root, self._group("iomem only", str(len(only))), sel.OVERVIEW, leaf=False)
+            if len(only) > 12:
+                g.collapse()
             for i in only:
                 e = mm.iomem[i]
                 band = Band.MMIO if e.depth == 0 else Band.RESERVED
                 t = Text(no_wrap=True, overflow="ellipsis")
-                t.append(BAND_GLYPH[band], style=band_style(band))
+                t.append(BAND_GLYPH[band], style=pal.band_fill[band])
                 t.append(f" {e.name} ")
-                t.append(f"{compact_hex(e.range.start)} {exact_size(e.range.size_bytes)}", style="dim")
-                self._add(g, t, f"iomem:{i}")
+                t.append(f"{compact_hex(e.range.start)} {exact_size(e.range.size_bytes)}", style=pal.muted)
+                self._add(g, t, sel.iomem(i, e.range))
 
-    @staticmethod
-    def _group(title: str, extra: str) -> Text:
-        return Text.assemble((title, "bold"), (f"  {extra}", "dim"))
+    def _filter_note(self) -> str:
+        parts = []
+        if self.kind_filter is not None:
+            parts.append(f"{SHORT_LABEL.get(self.kind_filter, str(self.kind_filter))} only")
+        if self.sort != "address":
+            parts.append(f"by {self.sort if self.sort == 'size' else 'size'}")
+        return ("  (" + ", ".join(parts) + ")") if parts else ""
+
+    def cycle_filter(self) -> Band | None:
+        kinds: list[Band | None] = [None, *self.kinds()]
+        self.kind_filter = kinds[(kinds.index(self.kind_filter) + 1) % len(kinds)] if self.kind_filter in kinds \
+            else None
+        self.populate()
+        return self.kind_filter
+
+    def cycle_sort(self) -> str:
+        self.sort = SORTS[(SORTS.index(self.sort) + 1) % len(SORTS)]
+        self.populate()
+        return self.sort
+
+    def _group(self, title: str, extra: str) -> Text:
+        return Text.assemble((title, "bold"), (f"  {extra}", self.pal.muted))
 
     def content_width(self) -> int:
         """Cells the widest line needs: guide (2 per level below the top) + the label."""
         widest = 0
-        for node in self.nodes_by_key.values():
-            depth, parent = 0, node.parent
+        for node in self.nodes.values():
+            depth, parent, shown = 0, node.parent, True
             while parent is not None and parent is not self.root:
-                depth, parent = depth + 1, parent.parent
-            # top level: the expand icon; below: the guides (leaves draw no icon)
-            widest = max(widest, 2 * max(1, depth) + node.label.cell_len)
+                depth, shown, parent = depth + 1, shown and parent.is_expanded, parent.parent
+            if shown:   # lines inside a collapsed group are not drawn
+                widest = max(widest, 2 * max(1, depth) + node.label.cell_len)
         return widest
 
     def watch_hover_line(self, previous_hover_line: int, hover_line: int) -> None:
@@ -120,22 +169,30 @@ class RegionTree(Tree[str]):
             text = node.label.copy()
         self.tooltip = text
 
-    def refresh_labels(self) -> None:
-        for key, node in self.nodes_by_key.items():
-            if key.startswith("region:"):
-                node.set_label(region_label(self.state, self.state.mm.region(key[7:])))
+    def relabel(self, region_ids: set[str] | None = None) -> int:
+        """New labels for these regions (all when None); returns how many nodes were relabelled."""
+        count = 0
+        for data, node in self.nodes.items():
+            if data.region_id is not None and (region_ids is None or data.region_id in region_ids):
+                node.set_label(region_label(self.state, self.state.mm.region(data.region_id), self.pal))
+                count += 1
+        return count
 
-    def select_key(self, key: str) -> None:
-        node = self.nodes_by_key.get(key)
+    def show_selection(self, selection: Selection) -> None:
+        self._target = selection
+        node = self.nodes.get(selection)
         if node is None:
             return
         parent = node.parent
-        while parent is not None:
-            parent.expand()
+        while parent is not None and parent is not self.root:
+            if not parent.is_expanded:   # each expand() re-measures every line of the tree
+                parent.expand()
             parent = parent.parent
         self.call_after_refresh(self._move_cursor, node)
 
-    def _move_cursor(self, node: TreeNode[str], retries: int = 3) -> None:
+    def _move_cursor(self, node: TreeNode[Selection], retries: int = 3) -> None:
+        if node.data != self._target:   # a newer selection came first: a late move would undo it
+            return
         if node.line < 0:   # not laid out yet (first frame): try again after the next refresh
             if retries:
                 self.call_after_refresh(self._move_cursor, node, retries - 1)
@@ -145,117 +202,154 @@ class RegionTree(Tree[str]):
         self.scroll_to_node(node, animate=False)
 
 
-SHORT_LABEL = {
-    Band.CRASHKERNEL: "crash", Band.NO_MAP: "nomap", Band.MEMRESERVE: "memrsv", Band.REUSABLE: "cma",
-    Band.NO_DUMP: "nodump", Band.RESERVED: "rsvd", Band.MMIO: "mmio",
-}   # RAM and holes carry their own labels on the map
-
-
 class MapLegend(Static):
-    """Under the band map: a glyph per kind and the zoom level; two lines at 36 columns."""
+    """Under the band map: a glyph per kind, the scale and the zoom level; two lines at 36 columns."""
 
-    def show(self, zoom_index: int, zoom_levels: int, policy: str, *, dump: bool = False) -> None:
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self._zoom = (0, 1)
+        self._dump = False
+
+    def show(self, zoom_index: int, zoom_levels: int, *, dump: bool = False) -> None:
+        self._zoom, self._dump = (zoom_index, zoom_levels), dump
+        self.refresh(layout=True)
+
+    def render(self) -> Text:
+        pal: Palette = self.app.palette
+        zoom_index, zoom_levels = self._zoom
         t = Text()
         for band, label in SHORT_LABEL.items():
-            t.append(BAND_GLYPH[band], style=band_style(band))
+            t.append(BAND_GLYPH[band], style=pal.band_fill[band])
             t.append(f" {label} ")
-        t.append(f" zoom\u00a0{zoom_index + 1}/{zoom_levels}", style="dim")   # never split across lines
-        if dump:
+        t.append("rows∝log2(size)", style=pal.muted)   # band height is log-scaled: say so on the map
+        if (self.size.width or 80) >= 60:   # narrow: the zoom level is in the toast after +/-
+            t.append(f" · zoom\u00a0{zoom_index + 1}/{zoom_levels}", style=pal.muted)
+        if self._dump:
             # the second marker column: what the loaded file holds, next to the policy's prediction
-            t.append("\ndump", style="dim")
+            t.append("\ndump", style=pal.muted)
             for mark, glyph in DUMP_GLYPH.items():
-                t.append(f" {glyph}", style=DUMP_FG[mark])
-                t.append(f"\u00a0{DUMP_LABEL[mark]}", style="dim")
-        self.update(t)
+                t.append(f" {glyph}", style=pal.dump_fg[mark])
+                t.append(f"\u00a0{DUMP_LABEL[mark]}", style=pal.muted)
+        return t
 
 
 class InfoHeader(Static):
-    """Inputs, arch, loader and the active policy, in one line."""
+    """The active policy, unexported toggles, arch, loader, RAM and the inputs, in one line."""
 
     def __init__(self, state: TuiState, **kw) -> None:
         super().__init__(**kw)
         self.state = state
 
-    def update_info(self) -> None:
-        mm = self.state.mm
-        import os
-        files = " + ".join(os.path.basename(p) for p in mm.inputs.values()) or "no inputs"
+    def render(self) -> Text:
+        mm, pal = self.state.mm, self.app.palette
         t = Text(no_wrap=True, overflow="ellipsis")
-        t.append(" memmap-tui ", style="bold #1c1c1c on #ffd75f")
+        t.append(" memmap-tui ", style=pal.brand_chip)
         # policy first: it must survive an 80-column terminal; file names go last
-        t.append(" policy ", style="#8a8f98")
-        t.append(f" {self.state.policy} ", style="bold #1c1c1c on #6fa8ff")
-        changes = len(mm.no_dump_overrides)
-        if changes:
-            t.append(f" {changes} unsaved toggle{'s' * (changes != 1)}", style="bold #e8c547")
-        t.append(f" │ {mm.arch} {mm.loader} │ ", style="#8a8f98")
+        t.append(" policy ", style=pal.muted)
+        t.append(f" {self.state.policy} ", style=pal.active_chip)
+        unsaved = len(self.state.unsaved())
+        if unsaved:
+            t.append(f" {unsaved} unexported toggle{'s' * (unsaved != 1)}", style=pal.warn + Style(bold=True))
+        t.append(f" │ {mm.arch} {mm.loader} │ ", style=pal.muted)
         t.append("RAM " + (exact_size(mm.ram.size_bytes) if mm.ram_known else "unknown"),
-                 style="" if mm.ram_known else "#e8c547")
-        t.append(" │ ", style="#8a8f98")
+                 style=pal.text if mm.ram_known else pal.warn)
+        t.append(" │ ", style=pal.muted)
+        room = max(8, (self.size.width or 120) - t.cell_len)
+        paths = [shown_path(p) for p in mm.inputs.values()]
+        files = " + ".join(paths) or "no inputs"
+        names = [p.rsplit("/", 1)[-1] for p in paths]
+        if len(files) > room:   # file names only, then the first one and a count (the overview lists all)
+            files = " + ".join(names)
+        if len(files) > room:
+            more = f" +{len(names) - 1}" if len(names) > 1 else ""
+            files = shorten_middle(names[0], max(8, room - len(more))) + more
         t.append(files, style="bold")
-        self.update(t)
-
-
-BANNER = ("linux,no-dump = v1 proposal, rejected by the DT maintainers (vendor kernels only) · "
-          "exclude-reserved (v2+) needs no DT change")
+        return t
 
 
 class Banner(Static):
-    """The proposal status, always on screen: never let a saving look like a mainline fact."""
+    """The proposal status, always on screen: a saving must never look like a mainline fact."""
 
-    def on_mount(self) -> None:
-        t = Text()
-        t.append("⚠ ", style="bold #e8c547")
-        t.append(BANNER, style="#c8c8c8")
-        self.update(t)
+    FULL = PROPOSAL_NOTE
+    SHORT = "linux,no-dump: rejected v1 proposal (vendor kernels only) · ? explains"
+
+    def render(self) -> Text:
+        pal: Palette = self.app.palette
+        text = self.FULL if (self.size.width or 200) >= 100 else self.SHORT
+        return Text.assemble((f"{WARN_GLYPH} ", pal.warn + Style(bold=True)), (text, pal.text))
 
 
 class PolicyCard(Static):
+    """One policy's vmcore figures; clicking it makes that policy active."""
+
+    class Chosen(Message):
+        def __init__(self, policy: str) -> None:
+            self.policy = policy
+            super().__init__()
+
     def __init__(self, state: TuiState, policy: str, **kw) -> None:
         super().__init__(**kw)
         self.state = state
         self.policy = policy
 
-    def update_figures(self) -> None:
+    def on_click(self, event: events.Click) -> None:
+        self.post_message(self.Chosen(self.policy))
+
+    def lines(self, width: int) -> list[list[tuple[str, Style]]]:
+        """Three lines, each the longest variant that fits `width` (figures are never cut)."""
         res = self.state.results[self.policy]
-        mm = self.state.mm
+        mm, pal = self.state.mm, self.app.palette
         speed = self.state.write_speed_mbps
         active = self.policy == self.state.policy
-        t = Text(no_wrap=True, overflow="ellipsis")
-        t.append(("▶ " if active else "  ") + self.policy, style="bold #6fa8ff" if active else "bold")
-        if res.dumped_bytes is not None:
-            # line 1 name + share, line 2 exact bytes + capture time, line 3 the saving:
-            # each fits a 26-column card (80-column terminal)
-            if mm.ram.size_bytes:
-                t.append(f"  {100 * res.dumped_bytes / mm.ram.size_bytes:.1f} % of RAM", style="dim")
-            if "," in exact_size(res.dumped_bytes):   # exact but hard to read: add a rounded figure
-                t.append(f" ~{res.dumped_bytes / (1 << 30):.2f} GiB", style="dim")
-            t.append(f"\n  {exact_size(res.dumped_bytes)} · {capture_seconds(res.dumped_bytes, speed):.1f} s\n")
+        name = (("▶ " if active else "  ") + self.policy, pal.active if active else Style(bold=True))
+        if res.dumped_bytes is not None and mm.ram.size_bytes:
+            share = 100 * res.dumped_bytes / mm.ram.size_bytes
+            first = [[name, (f"  {share:.1f} % of RAM", pal.muted)], [name, (f" {share:.0f}%", pal.muted)], [name]]
+            secs = capture_seconds(res.dumped_bytes, speed)
+            second = [[(f"  {short_size(res.dumped_bytes)} · {duration_text(secs)}", pal.text)],
+                      [(f"  {short_size(res.dumped_bytes)}", pal.text)]]
         else:
-            t.append("\n  RAM unknown (--ram)\n", style="#e8c547")   # fits a 26-column card
-        if self.policy == "today":
-            t.append("  baseline", style="dim")
+            first = [[name]]
+            second = [[("  RAM unknown (--ram)", pal.warn)], [("  RAM unknown", pal.warn)]]
+        if POLICIES[self.policy].drops_entry is None:   # today: the baseline the others save against
+            third = [[("  baseline", pal.muted)]]
         else:
             saved = res.savings_bytes
-            t.append(f"  saves {exact_size(saved)}", style="bold #4cc38a" if saved else "dim")
             secs = capture_seconds(saved, speed)
-            if secs >= 0.05:
-                t.append(f" −{secs:.1f} s", style="#4cc38a")
-        self.set_class(active, "-active")
-        self.update(t)
+            style = pal.ok + Style(bold=True) if saved else pal.muted
+            third = [[(f"  saves {short_size(saved)}", style), (f" −{duration_text(secs)}", pal.ok)],
+                     [(f"  saves {short_size(saved)}", style)], [(f"  −{short_size(saved)}", style)]]
+        out = []
+        for variants in (first, second, third):
+            fits = [v for v in variants if sum(len(s) for s, _ in v) <= width]
+            out.append(fits[0] if fits else variants[-1])
+        if POLICIES[self.policy].drops_entry is not None and (res.savings_bytes == 0 or capture_seconds(res.savings_bytes, speed) < 0.05):
+            out[2] = [x for x in out[2] if not x[0].startswith(" −")]
+        return out
+
+    def render(self) -> Text:
+        width = self.content_region.width or 26
+        t = Text(no_wrap=True, overflow="ellipsis")
+        for i, line in enumerate(self.lines(width)):
+            if i:
+                t.append("\n")
+            for text, style in line:
+                t.append(text, style=style)
+        return t
 
 
 class SavingsBar(Horizontal):
-    """The three policies side by side: vmcore bytes, % of RAM, saving and capture time."""
+    """The policies side by side: vmcore bytes, % of RAM, saving and capture time."""
 
     def __init__(self, state: TuiState, **kw) -> None:
         super().__init__(**kw)
         self.state = state
-        self.cards = [PolicyCard(state, p, id=f"policy-{p}") for p in POLICIES]
+        self.cards = [PolicyCard(state, p.id, id=f"policy-{p.id}") for p in POLICIES]
 
     def compose(self):
         yield from self.cards
 
     def update_figures(self) -> None:
         for c in self.cards:
-            c.update_figures()
+            c.set_class(c.policy == self.state.policy, "-active")
+            c.refresh()
