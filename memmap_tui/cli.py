@@ -7,6 +7,7 @@ Bad input is one line on stderr and exit status 2 — never a traceback
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 from importlib import resources
@@ -14,8 +15,8 @@ from importlib import resources
 import click
 
 from memmap_tui.core.model import Level
-from memmap_tui.core.arch import ARCHES, LOADERS
-from memmap_tui.inputs import DEFAULT_WRITE_SPEED_MBPS, Loaded, Options, load
+from memmap_tui.core.arch import ARCHES, DEFAULT_ARCH, DEFAULT_LOADER, LOADERS
+from memmap_tui.inputs import DEFAULT_WRITE_SPEED_MBPS, Options, load
 from memmap_tui.sources.errors import InputError
 
 EXIT_BAD_INPUT = 2
@@ -46,14 +47,15 @@ def input_options(f):
         click.option("--dmesg", type=click.Path(dir_okay=False), help="kernel log: placements and failures of reserved regions"),
         click.option("--vmcore", type=click.Path(dir_okay=False), help="a vmcore: ELF, kdump-compressed or flattened"),
         click.option("--ram", multiple=True, metavar="SIZE@BASE", help="RAM bank in memparse syntax, e.g. 8G@0x80000000 (repeatable)"),
-        click.option("--arch", type=click.Choice(ARCHES), default="arm64", show_default=True),
-        click.option("--loader", type=click.Choice(LOADERS), default="kexec_file", show_default=True,
+        click.option("--arch", type=click.Choice(ARCHES), default=DEFAULT_ARCH, show_default=True),
+        click.option("--loader", type=click.Choice(LOADERS), default=DEFAULT_LOADER, show_default=True,
                      help="kexec_file_load (proposals apply) or kexec_load (kexec-tools reads iomem)"),
         click.option("--kernel", default=None, metavar="X.Y",
                      help="kernel model for multi-reg nodes: 7.2+ uses the first tuple only, 7.1 and older "
                           "all [default: from --dmesg / --vmcore, else 7.2]"),
         click.option("--page-size", "page_size", type=int, default=None, metavar="BYTES",
-                     help="kernel page size (arm64 4096/16384/65536) [default: the dump's, else 4096]"),
+                     help="kernel page size (arm64 4096/16384/65536) [default: the dump's, else the "
+                          "arch's: 4096, loongarch 16384]"),
         click.option("--no-dump", "no_dump", multiple=True, metavar="NODE", help="set linux,no-dump on a node (path, label or name)"),
         click.option("--dump", "dump", multiple=True, metavar="NODE", help="clear linux,no-dump on a node"),
         click.option("-I", "include_dirs", multiple=True, metavar="DIR", help="include path for .dts input"),
@@ -68,18 +70,14 @@ def input_options(f):
 
 def build_options(dtb, iomem, dmesg, vmcore, ram, arch, loader, kernel, page_size, no_dump, dump,
                   include_dirs, write_speed, demo, *, default_demo: bool) -> Options:
-    if write_speed <= 0:
-        raise InputError(None, "--write-speed must be positive")
+    if not math.isfinite(write_speed) or write_speed <= 0:
+        raise InputError(None, "--write-speed must be a positive number of MB/s")
     if demo or (default_demo and not (dtb or iomem or dmesg or vmcore or ram)):
         paths = demo_paths()
         dtb, iomem, dmesg = paths["dtb"], iomem or paths["iomem"], dmesg or paths["dmesg"]
     return Options(dtb=dtb, iomem=iomem, dmesg=dmesg, vmcore=vmcore, ram=tuple(ram), arch=arch,
                    loader=loader, kernel=kernel, page_size=page_size, no_dump=tuple(no_dump), dump=tuple(dump),
                    include_dirs=tuple(include_dirs), write_speed_mbps=write_speed)
-
-
-def load_or_exit(options: Options) -> Loaded:
-    return load(options)
 
 
 @click.group(cls=DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -96,7 +94,7 @@ def cli() -> None:
 def open_cmd(**kw) -> None:
     """Open the TUI (the default command)."""
     options = build_options(**kw, default_demo=True)
-    loaded = load_or_exit(options)
+    loaded = load(options)
     from memmap_tui.tui.app import MemmapApp  # textual is imported only for the TUI
     MemmapApp(loaded).run()
 
@@ -107,14 +105,14 @@ def open_cmd(**kw) -> None:
 def report_cmd(as_json: bool, **kw) -> None:
     """Print the regions and the three kernel policies side by side."""
     options = build_options(**kw, default_demo=True)
-    loaded = load_or_exit(options)
+    loaded = load(options)
     if as_json:
-        from memmap_tui.report.json_doc import build_report
+        from memmap_tui.report.json_doc import build_report, to_json
         doc = build_report(loaded.mm, write_speed_mbps=options.write_speed_mbps)
         if loaded.dump is not None:
             from memmap_tui.report.dump import dump_json
             doc["dump"] = dump_json(loaded.mm, loaded.dump)
-        click.echo(json.dumps(doc, indent=1))
+        click.echo(to_json(doc))
     else:
         from rich.console import Console
         from memmap_tui.report.text import render_report
@@ -130,7 +128,7 @@ def report_cmd(as_json: bool, **kw) -> None:
 @click.option("--iomem", type=click.Path(dir_okay=False))
 @click.option("--dmesg", type=click.Path(dir_okay=False))
 @click.option("--ram", multiple=True, metavar="SIZE@BASE")
-@click.option("--arch", type=click.Choice(ARCHES), default="arm64", show_default=True)
+@click.option("--arch", type=click.Choice(ARCHES), default=DEFAULT_ARCH, show_default=True)
 @click.option("--kernel", default=None, help="kernel model [default: from --dmesg, else 7.2]")
 @click.option("--strict", is_flag=True, help="warnings fail the check too")
 @click.option("--json", "as_json", is_flag=True)
@@ -169,7 +167,7 @@ def export_cmd(output, overlay, dts, dts_patch, dts_root, dtsi_override, **kw) -
     if not kw.get("dtb") and not kw.get("demo"):
         raise InputError(None, "export needs a DTB")
     options = build_options(**kw, default_demo=False)
-    loaded = load_or_exit(options)
+    loaded = load(options)
     from memmap_tui.export import run_export
     result = run_export(options.dtb, output=output, overlay=overlay, dts=dts, dts_patch=dts_patch,
                         include_dirs=options.include_dirs, dts_root=dts_root,

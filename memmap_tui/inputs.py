@@ -8,20 +8,27 @@ placed from dmesg, else iomem when unambiguous; failures from dmesg and iomem.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from bisect import bisect_left, insort
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Callable
 
+from memmap_tui.core.arch import (ARCHES, CRASH_CMA, CRASH_KERNEL_LINE, CRASH_LOW_RES, CRASH_RES,
+                                  DEFAULT_ARCH, DEFAULT_LOADER, LOADERS, is_iomem_nomap, is_iomem_ram,
+                                  rules_for)
+from memmap_tui.core.coverage import Coverage
 from memmap_tui.core.crashkernel import CrashkernelError, parse_crashkernel
-from memmap_tui.core.dump import DumpLayout
 from memmap_tui.core.lint import lint
 from memmap_tui.core.model import Finding, Level, MemoryMap, Region, RegionKind
-from memmap_tui.core.policy import ARCHES, LOADERS, TOGGLE_WHY, ToggleEffect, toggle_effect
+from memmap_tui.core.policy import TOGGLE_WHY, ToggleEffect, toggle_effect
 from memmap_tui.core.ranges import Range, RangeSet
 from memmap_tui.core.units import compact_hex, exact_size, kernel_mem, memparse_prefix
 from memmap_tui.sources.dmesg import DmesgInfo, load_dmesg
 from memmap_tui.sources.dtb import DtbInfo, kernel_tuple, load_dtb
 from memmap_tui.sources.errors import InputError
 from memmap_tui.sources.iomem import IomemInfo, load_iomem
-from memmap_tui.sources.vmcore import open_dump
+
+if TYPE_CHECKING:  # the vmcore readers (and pyelftools) load only when a dump is given
+    from memmap_tui.core.dump import DumpLayout
 
 DEFAULT_WRITE_SPEED_MBPS = 100.0  # a modest disk or NFS target, decimal MB/s
 DEFAULT_KERNEL = "7.2"
@@ -34,10 +41,10 @@ class Options:
     dmesg: str | None = None
     vmcore: str | None = None
     ram: tuple[str, ...] = ()
-    arch: str = "arm64"
-    loader: str = "kexec_file"
+    arch: str = DEFAULT_ARCH
+    loader: str = DEFAULT_LOADER
     kernel: str | None = None   # None: from dmesg / vmcore OSRELEASE, else DEFAULT_KERNEL
-    page_size: int | None = None  # None: the dump's PAGESIZE, else 4096
+    page_size: int | None = None  # None: the dump's PAGESIZE, else the arch's default
     no_dump: tuple[str, ...] = ()
     dump: tuple[str, ...] = ()
     include_dirs: tuple[str, ...] = ()
@@ -52,6 +59,7 @@ class Loaded:
     iomem: IomemInfo | None = None
     dmesg: DmesgInfo | None = None
     dump: DumpLayout | None = None
+    ram_specs: list[Range] = field(default_factory=list)   # --ram, parsed
 
 
 def parse_ram_spec(spec: str) -> Range:
@@ -71,6 +79,17 @@ def parse_ram_spec(spec: str) -> Range:
 
 
 def load(options: Options) -> Loaded:
+    """Read every input, then assemble the model in one place: `ASSEMBLY` below."""
+    _check_options(options)
+    mm = MemoryMap(arch=options.arch, loader=options.loader, kernel=options.kernel or DEFAULT_KERNEL,
+                   page_size=rules_for(options.arch).default_page_size)
+    loaded = Loaded(mm=mm, options=options)
+    for step in ASSEMBLY:
+        step(mm, loaded)
+    return loaded
+
+
+def _check_options(options: Options) -> None:
     if options.arch not in ARCHES:
         raise InputError(None, f"--arch {options.arch!r}: one of {', '.join(ARCHES)}")
     if options.loader not in LOADERS:
@@ -80,14 +99,17 @@ def load(options: Options) -> Loaded:
             kernel_tuple(options.kernel)
         except ValueError as e:
             raise InputError(None, f"--kernel: {e}") from None
-    mm = MemoryMap(arch=options.arch, loader=options.loader, kernel=options.kernel or DEFAULT_KERNEL)
-    loaded = Loaded(mm=mm, options=options)
-    ram_specs = [parse_ram_spec(s) for s in options.ram]
+
+
+def _read_inputs(mm: MemoryMap, loaded: Loaded) -> None:
+    options = loaded.options
+    loaded.ram_specs = [parse_ram_spec(s) for s in options.ram]
     # Logs and dumps first: they say which kernel ran, and that decides how the DT is read.
     if options.dmesg:
         loaded.dmesg = load_dmesg(options.dmesg)
         mm.inputs["dmesg"] = options.dmesg
     if options.vmcore:
+        from memmap_tui.sources.vmcore import open_dump   # ELF/kdump readers only for dumps
         loaded.dump = open_dump(options.vmcore)
         mm.inputs["vmcore"] = options.vmcore
     if options.kernel is None:
@@ -115,22 +137,20 @@ def load(options: Options) -> Loaded:
                                        f"the dump is {loaded.dump.arch} but the rules are {mm.arch}'s: "
                                        f"give --arch {loaded.dump.arch}"))
     _page_size(mm, options, loaded.dump)
-    if mm.loader == "kexec_load" and not mm.iomem:
+    if rules_for(mm.arch).dump_path(mm.loader).base == "iomem_lines" and not mm.iomem:
         mm.findings.append(Finding(Level.INFO, "kexec-load-no-iomem",
                                    "kexec_load: kexec-tools builds the vmcore from /proc/iomem; without "
                                    "--iomem the DT model stands in for it"))
     order = ("dtb", "iomem", "dmesg", "vmcore")
     mm.inputs = {k: mm.inputs[k] for k in order if k in mm.inputs}
-    _decide_ram(mm, loaded.dtb, ram_specs, loaded.dump)
-    _cma_cmdline(mm)
-    _place_from_dmesg(mm, loaded.dmesg)
-    _place_from_iomem(mm)
-    _check_failures_against_iomem(mm)
-    _crashkernel(mm, loaded.dmesg)
-    _outside_ram(mm)
+
+
+def _lint(mm: MemoryMap, loaded: Loaded) -> None:
     mm.findings.extend(lint(mm))
-    apply_toggles(mm, options.no_dump, options.dump)
-    return loaded
+
+
+def _toggles(mm: MemoryMap, loaded: Loaded) -> None:
+    apply_toggles(mm, loaded.options.no_dump, loaded.options.dump)
 
 
 def _page_size(mm: MemoryMap, options: Options, dump: DumpLayout | None) -> None:
@@ -165,39 +185,35 @@ def _detect_kernel(mm: MemoryMap, loaded: Loaded) -> None:
                                "--kernel overrides"))
 
 
-def _cma_cmdline(mm: MemoryMap) -> None:
+# -- assembly: each step reads the model so far and replaces what it decides ---------
+# A Region is changed only by dataclasses.replace() of its slot in mm.regions, so a
+# step never edits an object another view may already hold.
+
+def _cma_cmdline(mm: MemoryMap, loaded: Loaded) -> None:
     """`cma=` on the command line: rmem_cma_setup() returns -EBUSY for a `linux,cma-default`
     node, which is then not reserved at all (the cmdline area replaces it)."""
     if mm.boot.cma_cmdline is None:
         return
-    for region in mm.regions:
+    for i, region in enumerate(mm.regions):
         if region.cma_default and region.reusable and region.reserves_memory:
-            region.failed = True
-            region.cma = False
-            region.notes += (f"cma={mm.boot.cma_cmdline} on the command line: the default CMA node "
-                             "is not reserved (-EBUSY); the cmdline CMA area replaces it",)
+            mm.regions[i] = replace(
+                region, failed=True, cma=False,
+                notes=region.notes + (f"cma={mm.boot.cma_cmdline} on the command line: the default CMA "
+                                      "node is not reserved (-EBUSY); the cmdline CMA area replaces it",))
             mm.findings.append(Finding(Level.WARNING, "cma-cmdline",
                                        f"{region.name}: cma={mm.boot.cma_cmdline} overrides this "
                                        "linux,cma-default pool; it stays plain RAM", region.id))
 
 
 def _iomem_ram(mm: MemoryMap) -> RangeSet:
-    """RAM as the kernel registered it: System RAM, plus NOMAP (top-level reserved) on arm64."""
-    out = []
-    for e in mm.iomem:
-        if e.depth != 0:
-            continue
-        if e.name.startswith("System RAM"):
-            out.append(e.range)
-        elif e.name == "reserved" and mm.arch in ("arm64", "loongarch"):
-            out.append(e.range)
-        elif e.name == "Reserved" and mm.arch == "riscv":
-            out.append(e.range)
-    return RangeSet(out)
+    """RAM as the kernel registered it: System RAM plus the arch's NOMAP lines (top level)."""
+    rules = rules_for(mm.arch)
+    return RangeSet(e.range for e in mm.iomem
+                    if e.depth == 0 and (is_iomem_ram(rules, e.name) or is_iomem_nomap(rules, e.name, 0)))
 
 
-def _decide_ram(mm: MemoryMap, dtb: DtbInfo | None, ram_specs: list[Range],
-                dump: DumpLayout | None = None) -> None:
+def _decide_ram(mm: MemoryMap, loaded: Loaded) -> None:
+    dtb, ram_specs, dump = loaded.dtb, loaded.ram_specs, loaded.dump
     dt_ram = dtb.memory if dtb else RangeSet()
     if dt_ram and mm.boot.mem_limit:
         dt_ram = _apply_mem_limit(dt_ram, mm.boot.mem_limit)
@@ -254,41 +270,43 @@ def _apply_mem_limit(ram: RangeSet, limit: int) -> RangeSet:
     return RangeSet(out)
 
 
-def _place(region: Region, rng: Range, source: str, note: str) -> None:
-    if region.dynamic:
-        region.ranges = RangeSet([rng])
-        region.placement_source = source
-        if rng.size_bytes != region.size_bytes and region.size_bytes:
-            region.notes += (f"size {exact_size(rng.size_bytes)} at boot vs {exact_size(region.size_bytes)} in DT",)
-        region.size_bytes = rng.size_bytes
-    region.notes += (note,)
+def _placed(region: Region, rng: Range, source: str, note: str) -> Region:
+    """The region placed at `rng` by `source` (only a dynamic region moves; others get the note)."""
+    if not region.dynamic:
+        return replace(region, notes=region.notes + (note,))
+    notes = region.notes
+    if rng.size_bytes != region.size_bytes and region.size_bytes:
+        notes += (f"size {exact_size(rng.size_bytes)} at boot vs {exact_size(region.size_bytes)} in DT",)
+    return replace(region, ranges=RangeSet([rng]), placement_source=source,
+                   size_bytes=rng.size_bytes, notes=notes + (note,))
 
 
-def _place_from_dmesg(mm: MemoryMap, dmesg: DmesgInfo | None) -> None:
+def _place_from_dmesg(mm: MemoryMap, loaded: Loaded) -> None:
+    dmesg = loaded.dmesg
     if not dmesg:
         return
-    by_name: dict[str, list[Region]] = {}
-    for r in mm.regions:
+    by_name: dict[str, list[int]] = {}
+    for i, r in enumerate(mm.regions):
         if r.kind is not RegionKind.MEMRESERVE:
-            by_name.setdefault(r.name, []).append(r)
+            by_name.setdefault(r.name, []).append(i)
     for name, placement in dmesg.placements.items():
-        regions = by_name.get(name, [])
-        if len(regions) != 1:
+        slots = by_name.get(name, [])
+        if len(slots) != 1:
             continue
-        region = regions[0]
+        region = mm.regions[slots[0]]
         if region.dynamic:
-            _place(region, placement.range, "dmesg", f"placed by the kernel: {placement.line}")
+            mm.regions[slots[0]] = _placed(region, placement.range, "dmesg",
+                                           f"placed by the kernel: {placement.line}")
         else:
-            region.notes += (f"dmesg: {placement.line}",)
+            mm.regions[slots[0]] = replace(region, notes=region.notes + (f"dmesg: {placement.line}",))
             if region.ranges and placement.range not in region.ranges.ranges:
                 mm.findings.append(Finding(Level.WARNING, "dmesg-mismatch",
                                            f"{name}: dmesg says {kernel_mem(placement.range)}, DT reg differs",
                                            region.id))
     for name, line in dmesg.failures.items():
-        for region in by_name.get(name, []):
-            region.failed = True
-            region.cma = False
-            region.notes += (f"dmesg: {line}",)
+        for i in by_name.get(name, []):
+            region = mm.regions[i]
+            mm.regions[i] = replace(region, failed=True, cma=False, notes=region.notes + (f"dmesg: {line}",))
             mm.findings.append(Finding(Level.WARNING, "reserve-failed",
                                        f"{name}: the kernel failed to reserve it (dmesg); it stays plain RAM",
                                        region.id))
@@ -298,30 +316,45 @@ def _place_from_dmesg(mm: MemoryMap, dmesg: DmesgInfo | None) -> None:
                                    "/reserved-memory"))
 
 
-def _iomem_named(mm: MemoryMap, name: str, top: bool) -> list[Range]:
-    return [e.range for e in mm.iomem if e.name == name and (e.depth == 0) == top]
+def _iomem_named(mm: MemoryMap, name: str | None, top: bool) -> list[Range]:
+    return [e.range for e in mm.iomem if name is not None and e.name == name and (e.depth == 0) == top]
 
 
-def _place_from_iomem(mm: MemoryMap) -> None:
-    """Dynamic regions without a dmesg line: place them when iomem has exactly one candidate."""
+def _place_from_iomem(mm: MemoryMap, loaded: Loaded) -> None:
+    """Dynamic regions without a dmesg line: place them when iomem has exactly one candidate:
+    a no-map region among the arch's top-level NOMAP lines, others among its nested
+    memblock-reserved lines."""
     if not mm.iomem:
         return
-    taken = RangeSet(rng for r in mm.regions if r.placed for rng in r.ranges)
-    for region in mm.regions:
+    rules = rules_for(mm.arch)
+    pools = {True: _iomem_named(mm, rules.iomem_nomap, top=True),
+             False: _iomem_named(mm, rules.iomem_reserved, top=False)}
+    by_size: dict[tuple[bool, int], list[Range]] = {}
+    for no_map, pool in pools.items():
+        for rng in pool:
+            by_size.setdefault((no_map, rng.size_bytes), []).append(rng)
+    taken = Coverage(RangeSet(rng for r in mm.regions if r.placed for rng in r.ranges))
+    placed_here: list[tuple[int, int]] = []   # disjoint, sorted: what this step placed
+
+    def free(rng: Range) -> bool:
+        if taken.bytes_in(RangeSet([rng])):
+            return False
+        k = bisect_left(placed_here, (rng.end,))   # the last one starting before rng.end
+        return k == 0 or placed_here[k - 1][1] <= rng.start
+
+    for i, region in enumerate(mm.regions):
         if not region.dynamic or region.placed or not region.reserves_memory:
             continue
-        pool = _iomem_named(mm, "reserved", top=region.no_map)
-        if mm.arch == "riscv" and region.no_map:
-            pool += _iomem_named(mm, "Reserved", top=True)
-        fits = [r for r in pool if r.size_bytes == region.size_bytes and not taken.overlap_bytes(RangeSet([r]))]
+        fits = [r for r in by_size.get((region.no_map, region.size_bytes), []) if free(r)]
         if region.alloc_ranges:
             allowed = RangeSet(region.alloc_ranges)
             fits = [r for r in fits if RangeSet([r]).difference(allowed).size_bytes == 0]
         if len(fits) == 1:
-            _place(region, fits[0], "iomem",
-                   f"placed from /proc/iomem: the only {'top-level' if region.no_map else 'nested'} "
-                   f"`reserved` of {exact_size(region.size_bytes)} {kernel_mem(fits[0])}")
-            taken = taken | RangeSet([fits[0]])
+            line = rules.iomem_nomap if region.no_map else rules.iomem_reserved
+            mm.regions[i] = _placed(region, fits[0], "iomem",
+                                    f"placed from /proc/iomem: the only {'top-level' if region.no_map else 'nested'} "
+                                    f"`{line}` of {exact_size(region.size_bytes)} {kernel_mem(fits[0])}")
+            insort(placed_here, (fits[0].start, fits[0].end))
     for region in mm.regions:
         if region.dynamic and not region.placed and region.reserves_memory:
             mm.findings.append(Finding(Level.INFO, "unplaced",
@@ -329,92 +362,106 @@ def _place_from_iomem(mm: MemoryMap) -> None:
                                        "boot; give --dmesg to place it", region.id))
 
 
-def _check_failures_against_iomem(mm: MemoryMap) -> None:
-    """A static no-map carveout shown as plain System RAM was not reserved (e.g. initrd collision)."""
-    if not mm.iomem or mm.arch not in ("arm64", "loongarch"):
+def _check_failures_against_iomem(mm: MemoryMap, loaded: Loaded) -> None:
+    """A static no-map carveout shown as plain System RAM was not reserved (e.g. initrd
+    collision): the arch writes a NOMAP region as its own top-level line."""
+    rules = rules_for(mm.arch)
+    if not mm.iomem or rules.iomem_nomap is None:
         return
-    nomap_lines = RangeSet(_iomem_named(mm, "reserved", top=True))
-    system_ram = RangeSet(e.range for e in mm.iomem if e.depth == 0 and e.name.startswith("System RAM"))
-    for region in mm.regions:
+    nomap_lines = Coverage(RangeSet(_iomem_named(mm, rules.iomem_nomap, top=True)))
+    system_ram = Coverage(RangeSet(e.range for e in mm.iomem
+                                   if e.depth == 0 and is_iomem_ram(rules, e.name)))
+    for i, region in enumerate(mm.regions):
         if not (region.no_map and region.placed and region.reserves_memory):
             continue
-        in_ram = region.ranges & system_ram
-        if in_ram and not (region.ranges & nomap_lines):
-            region.failed = True
-            region.notes += ("iomem shows this range as System RAM: the reservation failed",)
+        if system_ram.bytes_in(region.ranges) and not nomap_lines.bytes_in(region.ranges):
+            mm.regions[i] = replace(region, failed=True, notes=region.notes + (
+                "iomem shows this range as System RAM: the reservation failed",))
             mm.findings.append(Finding(Level.WARNING, "reserve-failed",
                                        f"{region.name}: no-map carveout is plain System RAM in /proc/iomem — "
                                        "the kernel did not reserve it", region.id))
 
 
-def _crashkernel(mm: MemoryMap, dmesg: DmesgInfo | None) -> None:
-    lines = sorted(_iomem_named(mm, "Crash kernel", top=False) + _iomem_named(mm, "Crash kernel", top=True))
+def _crashkernel(mm: MemoryMap, loaded: Loaded) -> None:
+    dmesg = loaded.dmesg
+    rules = rules_for(mm.arch)
+    lines = sorted(e.range for e in mm.iomem if e.name == CRASH_KERNEL_LINE)   # any depth
     try:
         specs = parse_crashkernel(mm.boot.crashkernel, mm.ram.size_bytes if mm.ram_known else None, mm.arch)
     except (CrashkernelError, ValueError) as e:
-        mm.findings.append(Finding(Level.WARNING, "crashkernel-parse", f"crashkernel=: {e}", "crashkernel"))
+        mm.findings.append(Finding(Level.WARNING, "crashkernel-parse", f"crashkernel=: {e}", CRASH_RES))
         specs = []
     placed: dict[str, tuple[Range, str]] = {}
     if lines:
         # crashk_low_res is the lower of two "Crash kernel" lines.
         if len(lines) >= 2:
-            placed["crashkernel-low"] = (lines[0], "iomem")
-            placed["crashkernel"] = (lines[-1], "iomem")
+            placed[CRASH_LOW_RES] = (lines[0], "iomem")
+            placed[CRASH_RES] = (lines[-1], "iomem")
         else:
-            placed["crashkernel"] = (lines[0], "iomem")
+            placed[CRASH_RES] = (lines[0], "iomem")
     if dmesg:
-        if dmesg.crashkernel and "crashkernel" not in placed:
-            placed["crashkernel"] = (dmesg.crashkernel, "dmesg")
-        if dmesg.crashkernel_low and "crashkernel-low" not in placed:
-            placed["crashkernel-low"] = (dmesg.crashkernel_low, "dmesg")
+        if dmesg.crashkernel and CRASH_RES not in placed:
+            placed[CRASH_RES] = (dmesg.crashkernel, "dmesg")
+        if dmesg.crashkernel_low and CRASH_LOW_RES not in placed:
+            placed[CRASH_LOW_RES] = (dmesg.crashkernel_low, "dmesg")
     spec_by_id = {s.id: s for s in specs}
-    for cid in ("crashkernel", "crashkernel-low", "crashkernel-cma"):
+    for cid in (CRASH_RES, CRASH_LOW_RES, CRASH_CMA):
         spec = spec_by_id.get(cid)
         where = placed.get(cid)
         if not spec and not where:
             continue
-        region = Region(id=cid, name=cid, kind=RegionKind.CRASHKERNEL, saved=False)
-        if spec:
-            region.properties = (("bootargs", spec.source),)
+        fields: dict = {"properties": (("bootargs", spec.source),)} if spec else {}
         if where:
             rng, source = where
-            region.ranges = RangeSet([rng])
-            region.size_bytes = rng.size_bytes
-            region.placement_source = source
+            fields.update(ranges=RangeSet([rng]), size_bytes=rng.size_bytes, placement_source=source)
             if spec and spec.size_bytes != rng.size_bytes and spec.form != "cma":
                 mm.findings.append(Finding(Level.WARNING, "crashkernel-size",
                                            f"{cid}: {spec.source} asks {exact_size(spec.size_bytes)}, "
                                            f"{source} shows {exact_size(rng.size_bytes)}", cid))
         elif spec.offset is not None:
-            region.ranges = RangeSet([(spec.offset, spec.offset + spec.size_bytes)])
-            region.size_bytes = spec.size_bytes
-            region.placement_source = "bootargs"
+            fields.update(ranges=RangeSet([(spec.offset, spec.offset + spec.size_bytes)]),
+                          size_bytes=spec.size_bytes, placement_source="bootargs")
         else:
-            region.dynamic = True
-            region.size_bytes = spec.size_bytes
-            region.notes += ("placed at boot (memblock top-down below the low limit); "
-                             "give --iomem or --dmesg for its address",)
-        if cid == "crashkernel-cma":
-            region.reusable = True
-            if mm.arch not in ("x86_64",):
-                region.ignored = True
+            fields.update(dynamic=True, size_bytes=spec.size_bytes,
+                          notes=("placed at boot (memblock top-down below the low limit); "
+                                 "give --iomem or --dmesg for its address",))
+        if cid == CRASH_CMA:
+            fields["reusable"] = True
+            if not rules.crashkernel_cma:
+                fields["ignored"] = True
                 mm.findings.append(Finding(Level.WARNING, "crashkernel-cma-arch",
                                            f"crashkernel=,cma is implemented for x86/ppc only; a {mm.arch} "
                                            "kernel without the proposed patches ignores it", cid))
-        mm.regions.append(region)
+        mm.regions.append(Region(id=cid, name=cid, kind=RegionKind.CRASHKERNEL, saved=False, **fields))
 
 
-def _outside_ram(mm: MemoryMap) -> None:
+def _outside_ram(mm: MemoryMap, loaded: Loaded) -> None:
     if not mm.ram_known:
         return
+    ram = Coverage(mm.ram)
     for region in mm.regions:
         if region.placed and region.reserves_memory:
-            outside = region.ranges - mm.ram
-            if outside:
+            outside_bytes = region.ranges.size_bytes - ram.bytes_in(region.ranges)
+            if outside_bytes:
                 mm.findings.append(Finding(
                     Level.INFO, "outside-ram",
-                    f"{region.name}: {exact_size(outside.size_bytes)} outside RAM ({mm.ram_source}); "
+                    f"{region.name}: {exact_size(outside_bytes)} outside RAM ({mm.ram_source}); "
                     "never in a vmcore", region.id))
+
+
+# The assembly, in order: the hook for a new rule is one line here.
+ASSEMBLY: tuple[Callable[[MemoryMap, Loaded], None], ...] = (
+    _read_inputs,
+    _decide_ram,
+    _cma_cmdline,
+    _place_from_dmesg,
+    _place_from_iomem,
+    _check_failures_against_iomem,
+    _crashkernel,
+    _outside_ram,
+    _lint,
+    _toggles,
+)
 
 
 def resolve(mm: MemoryMap, needle: str, option: str = "--no-dump") -> Region:

@@ -28,15 +28,19 @@ class Coverage:
         # _before[i]: bytes of ranges 0..i-1
         self._before = [0, *accumulate(e - s for s, e in pairs)]
 
-    def _below(self, addr: int) -> int:
-        i = bisect_right(self._starts, addr) - 1
-        if i < 0:
-            return 0
-        return self._before[i] + min(addr, self._ends[i]) - self._starts[i]
-
     def bytes_in(self, ranges: RangeSet) -> int:
-        """Bytes of `ranges` (disjoint, as a RangeSet is) that the covered set holds."""
-        return sum(self._below(e) - self._below(s) for s, e in ranges.pairs)
+        """Bytes of `ranges` (disjoint, as a RangeSet is) that the covered set holds:
+        Σ below(end) − below(start), where below(x) = bytes of the set under x."""
+        starts, ends, before = self._starts, self._ends, self._before
+        total = 0
+        for s, e in ranges.pairs:
+            i = bisect_right(starts, e) - 1
+            if i >= 0:
+                total += before[i] + min(e, ends[i]) - starts[i]
+                j = bisect_right(starts, s, 0, i + 1) - 1
+                if j >= 0:
+                    total -= before[j] + min(s, ends[j]) - starts[j]
+        return total
 
 
 def overlaps_by_sweep(queries: Sequence[Iterable[tuple[int, int]]],

@@ -10,11 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from memmap_tui.core.arch import DEFAULT_ARCH, rules_for
 from memmap_tui.core.units import memparse_prefix
-
-# Default low reservation for `,high` without `,low` (DEFAULT_CRASH_KERNEL_LOW_SIZE).
-DEFAULT_LOW_BYTES = {"arm64": 128 << 20, "riscv": 128 << 20, "loongarch": 128 << 20,
-                     "x86_64": 256 << 20}
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +51,7 @@ def _parse_ranges(value: str, ram_bytes: int | None) -> tuple[int, int | None]:
 
 
 def parse_crashkernel(args: tuple[str, ...] | list[str], ram_bytes: int | None,
-                      arch: str = "arm64") -> list[CrashkernelSpec]:
+                      arch: str = DEFAULT_ARCH) -> list[CrashkernelSpec]:
     """Resolve every `crashkernel=` value (in command-line order) to reservations."""
     plain = high = low = cma = None
     for value in args:
@@ -82,7 +79,7 @@ def parse_crashkernel(args: tuple[str, ...] | list[str], ram_bytes: int | None,
     elif high is not None:
         size, _ = memparse_prefix(high)
         out.append(CrashkernelSpec("crashkernel", size, None, "high", f"crashkernel={high}"))
-        low_size = memparse_prefix(low)[0] if low is not None else DEFAULT_LOW_BYTES.get(arch, 128 << 20)
+        low_size = memparse_prefix(low)[0] if low is not None else rules_for(arch).crash.default_low_bytes
         if low_size:
             out.append(CrashkernelSpec("crashkernel-low", low_size, None, "low",
                                        f"crashkernel={low}" if low else "(default low)"))

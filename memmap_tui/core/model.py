@@ -8,10 +8,11 @@ kernel is `crashk_res` (and `crashk_low_res`).
 
 from __future__ import annotations
 
-import heapq
 from dataclasses import dataclass, field
 from enum import StrEnum
+from heapq import heappop, heappush
 
+from memmap_tui.core.arch import DEFAULT_ARCH, DEFAULT_LOADER, is_iomem_ram, is_reserved_ram_line, rules_for
 from memmap_tui.core.ranges import Range, RangeSet
 from memmap_tui.core.units import memparse
 
@@ -38,6 +39,7 @@ class Band(StrEnum):
 
 
 BAND_PRIORITY: tuple[Band, ...] = tuple(Band)
+_BAND_RANK = {b: i for i, b in enumerate(BAND_PRIORITY)}
 
 # The JSON `flags` vocabulary, in the order they are listed.
 FLAG_ORDER = ("no-map", "reusable", "cma", "no-dump", "dynamic", "unplaced",
@@ -143,10 +145,10 @@ class BootInfo:
 
 @dataclass(slots=True)
 class MemoryMap:
-    arch: str = "arm64"
-    loader: str = "kexec_file"
+    arch: str = DEFAULT_ARCH
+    loader: str = DEFAULT_LOADER
     kernel: str = "7.2"           # how multi-reg nodes are modelled (7.2+: first tuple only)
-    page_size: int = 4096
+    page_size: int = rules_for(DEFAULT_ARCH).default_page_size   # inputs sets the arch's own
     ram: RangeSet = field(default_factory=RangeSet)
     ram_known: bool = False
     ram_source: str | None = None
@@ -156,20 +158,31 @@ class MemoryMap:
     findings: list[Finding] = field(default_factory=list)
     inputs: dict[str, str] = field(default_factory=dict)   # role -> file path
     no_dump_overrides: dict[str, bool] = field(default_factory=dict)
+    # id -> position in `regions`; checked on every hit, rebuilt when the list changed
+    _by_id: dict[str, int] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     # -- lookup ---------------------------------------------------------------
     def region(self, region_id: str) -> Region:
-        for r in self.regions:
-            if r.id == region_id:
-                return r
-        raise KeyError(region_id)
+        pos = self._by_id.get(region_id)
+        if pos is None or pos >= len(self.regions) or self.regions[pos].id != region_id:
+            index: dict[str, int] = {}
+            for i, r in enumerate(self.regions):
+                index.setdefault(r.id, i)   # the first region of an id, as a scan finds it
+            self._by_id = index
+            pos = index.get(region_id)
+            if pos is None:
+                raise KeyError(region_id)
+        return self.regions[pos]
 
     def region_at(self, addr: int) -> Region | None:
-        """The highest-priority region holding `addr` (what the band map shows there)."""
+        """The highest-priority region holding `addr` (what the band map shows there).
+
+        One query is one pass (O(n)); repeated lookups bisect the list `bands()` returns.
+        """
         best = None
         for r in self.regions:
             if r.ranges.contains(addr):
-                rank = BAND_PRIORITY.index(self.band_of(r))
+                rank = _BAND_RANK[self.band_of(r)]
                 if best is None or rank < best[0]:
                     best = (rank, r)
         return best[1] if best else None
@@ -237,69 +250,51 @@ class MemoryMap:
 
     def mmio(self) -> RangeSet:
         """Top-level iomem entries that are neither RAM nor reserved RAM."""
+        rules = rules_for(self.arch)
         out = [e.range for e in self.iomem
-               if e.depth == 0 and not _is_ram_name(e.name) and e.name.lower() != "reserved"]
+               if e.depth == 0 and not is_iomem_ram(rules, e.name) and not is_reserved_ram_line(e.name)]
         return RangeSet(out)
 
     def bands(self) -> list[tuple[Range, Band, str | None]]:
         """Partition the known address space into drawable bands, by priority.
 
         Returns (range, band, region id) sorted by address, holes included
-        between the first and last known byte.
+        between the first and last known byte. Where layers overlap, the band first in
+        BAND_PRIORITY wins, then the region first in `regions`: one sorted sweep with a
+        heap of the layers open at each boundary, O(n log n).
         """
-        # One sweep over every layer's boundaries (a heap of the layers covering the current
-        # address, best priority on top): O(n log n); subtracting each layer from the union of
-        # the layers above it was quadratic (5,000 carveouts: ~10 s).
-        layers: list[tuple[Band, str | None, RangeSet]] = []
-        by_band: dict[Band, list[Region]] = {}
-        for r in self.regions:
+        # a layer: (band rank, order within the band, band, region id, its ranges)
+        layers: list[tuple[int, int, Band, str | None, RangeSet]] = []
+        for order, r in enumerate(self.regions):
             if r.placed and r.reserves_memory:
-                by_band.setdefault(self.band_of(r), []).append(r)
-        for band in BAND_PRIORITY:
-            if band is Band.RAM:
-                layers.append((band, None, self.ram))
-            elif band is Band.MMIO:
-                layers.append((band, None, self.mmio()))
-            elif band is not Band.HOLE:
-                layers += [(band, r.id, r.ranges) for r in by_band.get(band, [])]
-        events: list[tuple[int, int, int]] = []   # (address, +1 start / -1 end, layer rank)
-        for rank, (_band, _rid, ranges) in enumerate(layers):
-            for rng in ranges:
-                events.append((rng.start, 1, rank))
-                events.append((rng.end, -1, rank))
-        events.sort()
-        pieces: list[tuple[Range, Band, str | None]] = []
-        active: list[int] = []          # heap of ranks; ended ranks are dropped lazily
-        open_count: dict[int, int] = {}
-        i, cursor = 0, None
-        while i < len(events):
-            addr = events[i][0]
-            while active and not open_count.get(active[0]):
-                heapq.heappop(active)
-            if active and cursor is not None and addr > cursor:
-                band, rid, _ = layers[active[0]]
-                last = pieces[-1] if pieces else None
-                if last is not None and last[0].end == cursor and last[1] is band and last[2] == rid:
-                    pieces[-1] = (Range(last[0].start, addr), band, rid)
-                else:
-                    pieces.append((Range(cursor, addr), band, rid))
-            while i < len(events) and events[i][0] == addr:
-                _, kind, rank = events[i]
-                open_count[rank] = open_count.get(rank, 0) + kind
-                if kind > 0:
-                    heapq.heappush(active, rank)
+                band = self.band_of(r)
+                layers.append((_BAND_RANK[band], order, band, r.id, r.ranges))
+        layers.append((_BAND_RANK[Band.RAM], 0, Band.RAM, None, self.ram))
+        layers.append((_BAND_RANK[Band.MMIO], 0, Band.MMIO, None, self.mmio()))
+        starts = sorted((s, e, n) for n, layer in enumerate(layers) for s, e in layer[4].pairs)
+        bounds = sorted({x for s, e, _ in starts for x in (s, e)})
+        open_layers: list[tuple[int, int, int, int]] = []   # heap of (rank, order, end, layer)
+        pieces: list[tuple[int, int, int]] = []              # (start, end, layer), merged runs
+        i = 0
+        for left, right in zip(bounds, bounds[1:]):
+            while i < len(starts) and starts[i][0] == left:
+                s, e, n = starts[i]
+                heappush(open_layers, (layers[n][0], layers[n][1], e, n))
                 i += 1
-            cursor = addr
-        pieces.sort(key=lambda p: p[0].start)
+            while open_layers and open_layers[0][2] <= left:
+                heappop(open_layers)   # a layer whose range ended; the ones below may still be open
+            if not open_layers:
+                continue
+            n = open_layers[0][3]
+            if pieces and pieces[-1][1] == left and pieces[-1][2] == n:
+                pieces[-1] = (pieces[-1][0], right, n)
+            else:
+                pieces.append((left, right, n))
         out: list[tuple[Range, Band, str | None]] = []
         cursor = None
-        for rng, band, rid in pieces:
-            if cursor is not None and rng.start > cursor:
-                out.append((Range(cursor, rng.start), Band.HOLE, None))
-            out.append((rng, band, rid))
-            cursor = rng.end
+        for start, end, n in pieces:
+            if cursor is not None and start > cursor:
+                out.append((Range(cursor, start), Band.HOLE, None))
+            out.append((Range(start, end), layers[n][2], layers[n][3]))
+            cursor = end
         return out
-
-
-def _is_ram_name(name: str) -> bool:
-    return name.startswith("System RAM")

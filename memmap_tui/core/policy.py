@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Iterator
 
-from memmap_tui.core.arch import (ARCHES, CRASH_CMA, CRASH_LOW_RES, LOADERS, ArchRules, DumpPath,
+from memmap_tui.core.arch import (ARCHES, CRASH_CMA, LOADERS, ArchRules, DumpPath, honouring_paths,
                                   is_iomem_nomap, rules_for)
 from memmap_tui.core.coverage import Coverage, overlaps_by_sweep
 from memmap_tui.core.model import MemoryMap, Region, RegionKind
@@ -44,7 +44,7 @@ TOGGLE_WHY = {
     ToggleEffect.REDUNDANT_NO_MAP: "redundant: no-map memory is never in the vmcore already",
     ToggleEffect.NO_ENTRY: "no effect: the kernel keeps no reserved_mem[] entry for this node",
     ToggleEffect.NOT_RESERVED: "no effect: the kernel does not reserve this node (it stays plain RAM)",
-    ToggleEffect.NOT_APPLICABLE: "no effect: only kexec_file on arm64/riscv/loongarch honours it",
+    ToggleEffect.NOT_APPLICABLE: f"no effect: only {honouring_paths()} honours it",
 }
 
 
@@ -129,7 +129,7 @@ def _iomem_ranges(mm: MemoryMap, *, contains: bool = False, top_level: bool | No
 
 
 def _nomap(mm: MemoryMap, rules: ArchRules) -> RangeSet:
-    dt = [rng for r in mm.regions if r.no_map and r.reserves_memory for rng in r.ranges]
+    dt = [pair for r in mm.regions if r.no_map and r.reserves_memory for pair in r.ranges.pairs]
     # The arch's top-level NOMAP iomem line is every NOMAP memblock region (DT no-map and
     # EFI non-usable alike), so it also catches regions the DTB does not describe.
     dt += [e.range for e in mm.iomem if is_iomem_nomap(rules, e.name, e.depth)]
@@ -153,7 +153,7 @@ def _base_ranges(mm: MemoryMap, ram: RangeSet) -> RangeSet:
         base = ram - _nomap(mm, rules)
     if path.excluded_low_bytes:
         base = base - RangeSet([(0, path.excluded_low_bytes)])
-    crash = RangeSet(rng for r in _crash_regions(mm, path) for rng in r.ranges)
+    crash = RangeSet(pair for r in _crash_regions(mm, path) for pair in r.ranges.pairs)
     return base - crash
 
 
@@ -180,7 +180,7 @@ def _excluded(mm: MemoryMap, policy: Policy, entries: list[Region], memreserves:
 def evaluate(mm: MemoryMap) -> PolicyResults:
     """Every registered policy for the current toggles."""
     ram = mm.ram if mm.ram_known else RangeSet(
-        rng for r in mm.regions if r.reserves_memory for rng in r.ranges)
+        pair for r in mm.regions if r.reserves_memory for pair in r.ranges.pairs)
     today_set = _base_ranges(mm, ram)
     page = mm.page_size
     path = rules_for(mm.arch).dump_path(mm.loader)
@@ -201,7 +201,7 @@ def evaluate(mm: MemoryMap) -> PolicyResults:
     for policy in REGISTRY:
         dropped = _excluded(mm, policy, entries, memreserves, overlaps)
         dropped_ids = frozenset(r.id for r in dropped)
-        dropped_set = RangeSet(rng for r in dropped for rng in r.ranges)
+        dropped_set = RangeSet(pair for r in dropped for pair in r.ranges.pairs)
         dumped = today_set - dropped_set
         unplaced_out = sum(
             rounded(r.size_bytes) for r in unplaced
