@@ -4,6 +4,8 @@ Library (used by tests/test_vmcore_*.py) and command line (used by bench_vmcore.
 
     python bench/gen_dumps.py elf   /tmp/elf10k.core   # ELF core, 10,000 PT_LOADs, sparse
     python bench/gen_dumps.py kdump /tmp/kdump1t.kdump # kdump-compressed, 1 TiB of 4 KiB pages, sparse
+    python bench/gen_dumps.py elf   /tmp/elf65k.core --segments 65535
+    python bench/gen_dumps.py kdump /tmp/kdump16t.kdump --ram 16T --dumped-every 1024
 
 Page data is never written: files are sparse (`truncate`), only headers, notes,
 bitmaps and page descriptors hold bytes — which is all a header-only reader looks at.
@@ -324,13 +326,22 @@ def gen_kdump_1t(path: str, *, ram_bytes: int = 1 << 40, block_size: int = 4096,
     return exp
 
 
-if __name__ == "__main__":
-    if len(sys.argv) != 3:
-        raise SystemExit("usage: gen_dumps.py elf|kdump OUT")
-    kind, out = sys.argv[1], sys.argv[2]
-    if kind == "elf":
-        print(gen_elf_10k(out))
-    elif kind == "kdump":
-        print(gen_kdump_1t(out))
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+    from memmap_tui.core.units import memparse
+    ap = argparse.ArgumentParser(description="generate a sparse synthetic dump")
+    ap.add_argument("kind", choices=["elf", "kdump"])
+    ap.add_argument("out")
+    ap.add_argument("--segments", type=int, default=10_000, help="elf: PT_LOAD count (≤ 65,535 + PN_XNUM)")
+    ap.add_argument("--ram", default="1T", help="kdump: RAM size (memparse: 1T, 16T)")
+    ap.add_argument("--dumped-every", type=int, default=64, help="kdump: 1 in N pages dumped")
+    args = ap.parse_args(argv)
+    if args.kind == "elf":
+        print(gen_elf_10k(args.out, args.segments))
     else:
-        raise SystemExit("usage: gen_dumps.py elf|kdump OUT")
+        print(gen_kdump_1t(args.out, ram_bytes=memparse(args.ram), dumped_every=args.dumped_every))
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent.parent))
+    main()

@@ -102,25 +102,38 @@ def open_cmd(**kw) -> None:
 @cli.command("report")
 @input_options
 @click.option("--json", "as_json", is_flag=True, help="print the memmap-tui/report/1 JSON document")
-def report_cmd(as_json: bool, **kw) -> None:
+@click.option("--mem-usage", "mem_usage", type=click.Path(dir_okay=False), metavar="FILE",
+              help="saved `makedumpfile --mem-usage /proc/kcore` output: filtered size estimate per policy")
+@click.option("--dump-level", type=click.IntRange(0, 31), default=31, show_default=True,
+              help="makedumpfile -d level the --mem-usage estimate assumes")
+def report_cmd(as_json: bool, mem_usage: str | None, dump_level: int, **kw) -> None:
     """Print the regions and the three kernel policies side by side."""
     options = build_options(**kw, default_demo=True)
     loaded = load(options)
+    from memmap_tui.core.policy import evaluate
+    from memmap_tui.sources.mem_usage import read_mem_usage
+    usage = read_mem_usage(mem_usage) if mem_usage else None
+    results = evaluate(loaded.mm)
     if as_json:
         from memmap_tui.report.json_doc import build_report, to_json
+        from memmap_tui.report.projection import dump_projection_json, projection_json
         doc = build_report(loaded.mm, write_speed_mbps=options.write_speed_mbps)
         if loaded.dump is not None:
             from memmap_tui.report.dump import dump_json
             doc["dump"] = dump_json(loaded.mm, loaded.dump)
+            doc["dump"]["projection"] = dump_projection_json(loaded.dump, results, options.write_speed_mbps)
+        doc.update(projection_json(loaded.mm, results, loaded.dump, usage, dump_level, options.write_speed_mbps))
         click.echo(to_json(doc))
     else:
         from rich.console import Console
+        from memmap_tui.report.projection import render_projection
         from memmap_tui.report.text import render_report
         console = Console()
         render_report(loaded.mm, console, write_speed_mbps=options.write_speed_mbps)
         if loaded.dump is not None:
             from memmap_tui.report.dump import render_dump
             render_dump(loaded.mm, loaded.dump, console)
+        render_projection(results, loaded.dump, usage, dump_level, options.write_speed_mbps, console)
 
 
 @cli.command("check")

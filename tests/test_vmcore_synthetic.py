@@ -120,11 +120,11 @@ def ref_count(bm: bytes, lo: int, hi: int) -> int:
 def test_bitmap_rank_matches_per_bit_reference(data, a, b):
     lo, hi = min(a, b), max(a, b)
     bm = Bitmap(data)
-    Bitmap.CHUNK = 16          # exercise chunk edges on small inputs
+    old_chunk, Bitmap.CHUNK = Bitmap.CHUNK, 16    # exercise chunk edges on small inputs
     try:
         small = Bitmap(data)
     finally:
-        Bitmap.CHUNK = 1 << 16
+        Bitmap.CHUNK = old_chunk
     assert bm.count(lo, hi) == small.count(lo, hi) == ref_count(data, lo, min(hi, len(data) * 8))
     runs = bm.runs()
     assert sum(e - s for s, e in runs) == ref_count(data, 0, len(data) * 8)

@@ -6,13 +6,15 @@ the TUI's.
 
 from __future__ import annotations
 
-from rich.console import Console, Group
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING
 
 from memmap_tui.core.dump import DumpAccount, DumpLayout, Verdict, account_dump, check_policy
 from memmap_tui.core.model import MemoryMap
 from memmap_tui.core.units import approx_size, compact_hex, exact_size
+
+if TYPE_CHECKING:   # rich is imported only for the table: `--json` never loads it
+    from rich.console import Console, Group
+    from rich.text import Text
 
 
 def dump_json(mm: MemoryMap, layout: DumpLayout, account: DumpAccount | None = None,
@@ -60,12 +62,16 @@ def dump_json(mm: MemoryMap, layout: DumpLayout, account: DumpAccount | None = N
     }
 
 
-def _size(n: int | None) -> Text:
+def _size(n: int | None) -> "Text":
+    from rich.text import Text
     return Text("?" if n is None else exact_size(n))
 
 
 def dump_table(mm: MemoryMap, layout: DumpLayout, account: DumpAccount | None = None,
-               verdict: Verdict | None = None) -> Group:
+               verdict: Verdict | None = None) -> "Group":
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
     account = account or account_dump(mm, layout)
     verdict = verdict or check_policy(mm, layout)
     head = Text()
@@ -121,5 +127,5 @@ def dump_table(mm: MemoryMap, layout: DumpLayout, account: DumpAccount | None = 
     return Group(head, table, v)
 
 
-def render_dump(mm: MemoryMap, layout: DumpLayout, console: Console) -> None:
+def render_dump(mm: MemoryMap, layout: DumpLayout, console: "Console") -> None:
     console.print(dump_table(mm, layout))

@@ -8,6 +8,7 @@ notes, bitmaps and page descriptors only; page data is never read.
 from __future__ import annotations
 
 import os
+import stat
 import struct
 
 from memmap_tui.core.dump import DumpLayout
@@ -23,6 +24,14 @@ __all__ = ["open_dump", "DumpLayout", "InputError"]
 def open_dump(path: str) -> DumpLayout:
     """Read a dump's headers into a DumpLayout; bad files raise InputError (one line)."""
     path = os.fspath(path)
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        raise InputError(path, exc.strerror or str(exc)) from None
+    if not stat.S_ISREG(mode):
+        # A FIFO would block and a device (/dev/zero) never ends; dumps need random access.
+        raise InputError(path, "not a regular file: a vmcore must be a file on disk "
+                               "(save a pipe or device to a file first)")
     try:
         reader = FileReader(path)
     except OSError as exc:

@@ -1,46 +1,76 @@
 """ELF vmcores: /proc/vmcore copies, `makedumpfile -E`, QEMU `dump-guest-memory`.
 
-pyelftools reads the ELF header (incl. PN_XNUM) and the notes; the program header
-table is unpacked in one `struct.iter_unpack` pass (10,000 PT_LOADs through
-pyelftools' per-segment parsing cost ~250 ms, this ~5 ms). PT_LOAD data is never read.
-QEMU 7.2 quirks handled: e_ehsize 8, section headers at 64, program headers at 192.
+The ELF and section headers are parsed with pyelftools' own struct declarations
+(`ELFStructs`: Elf_Ehdr, Elf_Shdr); the program header table — up to 65,535+ entries —
+is unpacked in one `struct.iter_unpack` pass over the same field order (Elf64_Phdr /
+Elf32_Phdr, declared once below). Notes go through the bounded `parse_notes`. PT_LOAD
+data is never read. QEMU 7.2 quirks handled: e_ehsize 8, section headers at 64,
+program headers at 192.
 """
 
 from __future__ import annotations
 
 import struct
 from collections import Counter
+from functools import lru_cache
 
-from elftools.elf.elffile import ELFFile
+from elftools.elf.structs import ELFStructs
 
 from memmap_tui.core.dump import DumpLayout, Segment, SegmentIndex
 from memmap_tui.core.ranges import Range, RangeSet
 from memmap_tui.sources.errors import InputError
-from memmap_tui.sources.vmcore.reader import Reader, ReaderIO
+from memmap_tui.sources.vmcore.reader import Reader
 from memmap_tui.sources.vmcore.vmcoreinfo import (EM_ARCH, EM_NAME, count_prstatus, parse_notes,
                                                   parse_vmcoreinfo, vmcoreinfo_int)
 
 PT_LOAD, PT_NOTE = 1, 4
+PN_XNUM = 0xFFFF
 MAX_NOTE_BYTES = 64 << 20      # a PT_NOTE bigger than this is damage, not notes
 MAX_PHNUM = 1 << 22
 X86_KERNEL_MAP = 0xFFFFFFFF80000000
 
-
-class _CoreELF(ELFFile):
-    """Section headers are optional in a core (and absent from cut files): never fail on them."""
-
-    def _get_section_header_stringtable(self):
-        try:
-            return super()._get_section_header_stringtable()
-        except Exception:
-            return None
+# Elf64_Phdr / Elf32_Phdr (include/uapi/linux/elf.h): the 64-bit layout moves p_flags
+# up to keep the 8-byte fields aligned. (fields, struct format per class)
+PHDR_FIELDS = {
+    64: (("p_type", "p_flags", "p_offset", "p_vaddr", "p_paddr", "p_filesz", "p_memsz", "p_align"),
+         "IIQQQQQQ"),
+    32: (("p_type", "p_offset", "p_vaddr", "p_paddr", "p_filesz", "p_memsz", "p_flags", "p_align"),
+         "IIIIIIII"),
+}
+PHDR_KEEP = ("p_type", "p_offset", "p_vaddr", "p_paddr", "p_filesz", "p_memsz")
 
 
 def is_elf(head: bytes) -> bool:
     return head[:4] == b"\x7fELF"
 
 
+@lru_cache(maxsize=4)
+def _structs(little: bool, elfclass: int) -> ELFStructs:
+    st = ELFStructs(little_endian=little, elfclass=elfclass)
+    st.create_basic_structs()
+    # Elf_Shdr needs the advanced pass; its layout does not depend on type/machine for cores
+    st.create_advanced_structs(e_type="ET_CORE", e_machine="EM_NONE", e_ident_osabi="ELFOSABI_SYSV")
+    return st
+
+
 def read_elf(reader: Reader, fmt: str = "elf") -> DumpLayout:
+    ehdr, st, little, elfclass = _elf_header(reader)
+    e_machine = struct.unpack_from("<H" if little else ">H", reader.read(18, 2))[0]
+    layout = DumpLayout(path=reader.path, format=fmt, page_size=4096, block_size=4096,
+                        endianness="little" if little else "big",
+                        machine=EM_NAME.get(e_machine, f"e_machine {e_machine}"),
+                        arch=EM_ARCH.get(e_machine), file_size_bytes=reader.file_size_bytes)
+    phnum = _phnum(reader, layout, ehdr, st)
+    phdrs, table_end = _program_headers(reader, layout, ehdr, phnum, little, elfclass)
+    note_end = _notes(reader, layout, phdrs)
+    segs = _segments(layout, phdrs)
+    meta_end = max(64, table_end, note_end, _section_table_end(reader, ehdr, st))
+    _sizes(reader, layout, segs, meta_end)
+    _guess_producer(layout, ehdr, segs)
+    return layout
+
+
+def _elf_header(reader: Reader):
     path = reader.path
     head = reader.read(0, 64)
     if not is_elf(head):
@@ -49,44 +79,57 @@ def read_elf(reader: Reader, fmt: str = "elf") -> DumpLayout:
         raise InputError(path, f"ELF header cut at offset {len(head):#x}")
     if head[4] not in (1, 2) or head[5] not in (1, 2):
         raise InputError(path, f"bad ELF ident (class {head[4]}, data {head[5]})")
-    try:
-        elf = _CoreELF(ReaderIO(reader))
-        hdr = elf.header
-        e_type = hdr["e_type"]
-        phnum = elf.num_segments()   # follows PN_XNUM to section 0's sh_info
-    except InputError:
-        raise
-    except Exception as exc:  # pyelftools raises ELFError, construct errors, struct errors...
-        raise InputError(path, f"bad ELF header: {exc}") from None
-    if e_type != "ET_CORE":
-        raise InputError(path, f"ELF type {e_type}, not a core dump (ET_CORE)")
-    little = head[5] == 1
-    endian = "little" if little else "big"
-    is64 = head[4] == 2
-    e_machine = struct.unpack_from("<H" if little else ">H", head, 18)[0]
-    layout = DumpLayout(path=path, format=fmt, page_size=4096, block_size=4096, endianness=endian,
-                        machine=EM_NAME.get(e_machine, f"e_machine {e_machine}"),
-                        arch=EM_ARCH.get(e_machine), file_size_bytes=reader.file_size_bytes)
-    phoff, phentsize = hdr["e_phoff"], hdr["e_phentsize"]
-    if hdr["e_phnum"] == 0xFFFF:
-        layout.notes.append(f"PN_XNUM: {phnum} program headers (count from section 0 sh_info)")
-    min_ent = 56 if is64 else 32
-    if phnum and phentsize < min_ent:
-        raise InputError(path, f"e_phentsize {phentsize} < {min_ent}")
+    little, elfclass = head[5] == 1, 64 if head[4] == 2 else 32
+    st = _structs(little, elfclass)
+    ehdr = st.Elf_Ehdr.parse(head)
+    if ehdr["e_type"] != "ET_CORE":
+        raise InputError(path, f"ELF type {ehdr['e_type']}, not a core dump (ET_CORE)")
+    return ehdr, st, little, elfclass
+
+
+def _phnum(reader: Reader, layout: DumpLayout, ehdr, st: ELFStructs) -> int:
+    """e_phnum, or with PN_XNUM the count in section 0's sh_info (gABI "Extended numbering")."""
+    if ehdr["e_phnum"] != PN_XNUM:
+        return ehdr["e_phnum"]
+    raw = reader.read(ehdr["e_shoff"], st.Elf_Shdr.sizeof()) if ehdr["e_shoff"] else b""
+    if len(raw) < st.Elf_Shdr.sizeof():
+        raise InputError(reader.path, "e_phnum is PN_XNUM but section header 0 is missing")
+    phnum = st.Elf_Shdr.parse(raw)["sh_info"]
+    layout.notes.append(f"PN_XNUM: {phnum} program headers (count from section 0 sh_info)")
+    return phnum
+
+
+def _program_headers(reader: Reader, layout: DumpLayout, ehdr, phnum: int, little: bool,
+                     elfclass: int) -> tuple[list[tuple[int, ...]], int]:
+    """[(p_type, p_offset, p_vaddr, p_paddr, p_filesz, p_memsz)] and the table's end offset.
+    The table size is checked against the bytes the file really holds before it is read."""
+    path = reader.path
+    phoff, phentsize = ehdr["e_phoff"], ehdr["e_phentsize"]
+    names, fmt = PHDR_FIELDS[elfclass]
+    entry = struct.Struct(("<" if little else ">") + fmt)
+    if phnum and phentsize < entry.size:
+        raise InputError(path, f"e_phentsize {phentsize} < {entry.size}")
     if phnum > MAX_PHNUM:
         raise InputError(path, f"{phnum} program headers: damaged header")
-    table = reader.read(phoff, phnum * phentsize) if phnum else b""
+    readable = max(0, min(phnum * phentsize, reader.logical_size - phoff))
+    table = reader.read(phoff, readable) if phnum else b""
     if len(table) < phnum * phentsize:
         whole = len(table) // phentsize if phentsize else 0
         layout.warn("vmcore-cut", f"program headers cut: first missing offset {phoff + len(table):#x} "
                                   f"({whole} of {phnum} readable)")
         phnum = whole
-        table = table[:phnum * phentsize]
         if phnum == 0:
             raise InputError(path, f"program headers cut at offset {phoff + len(table):#x}")
-    phdrs = _unpack_phdrs(table, phnum, phentsize, little, is64)
+    keep = [names.index(n) for n in PHDR_KEEP]
+    if phentsize == entry.size:
+        rows = entry.iter_unpack(table[:phnum * phentsize])
+    else:
+        rows = (entry.unpack_from(table, i * phentsize) for i in range(phnum))
+    return [tuple(t[k] for k in keep) for t in rows], phoff + phnum * phentsize
 
-    # -- notes: VMCOREINFO, NT_PRSTATUS ------------------------------------------
+
+def _notes(reader: Reader, layout: DumpLayout, phdrs) -> int:
+    """VMCOREINFO and NT_PRSTATUS from every PT_NOTE; returns the end of the note area."""
     notes: list[tuple[str, int, bytes]] = []
     note_end = 0
     for ptype, off, _va, _pa, filesz, _memsz in phdrs:
@@ -96,18 +139,25 @@ def read_elf(reader: Reader, fmt: str = "elf") -> DumpLayout:
         if filesz > MAX_NOTE_BYTES:
             layout.warn("vmcore-notes", f"PT_NOTE of {filesz} bytes at {off:#x} ignored (damaged)")
             continue
-        notes.extend(_segment_notes(elf, reader, layout, off, filesz, endian))
+        raw = reader.read(off, filesz)
+        if len(raw) < filesz:
+            layout.warn("vmcore-cut", f"notes cut: first missing offset {off + len(raw):#x}")
+        found, problem = parse_notes(raw, layout.endianness)
+        if problem:
+            layout.warn("vmcore-notes", problem)
+        notes.extend(found)
     info_desc = next((d for n, t, d in notes if n == "VMCOREINFO"), None)
     if info_desc is not None:
         layout.vmcoreinfo = parse_vmcoreinfo(info_desc)
     else:
         layout.warn("vmcore-no-vmcoreinfo", "no VMCOREINFO note: page size assumed 4 KiB, "
                                             "no OSRELEASE (QEMU without -device vmcoreinfo?)")
-    cpus = count_prstatus(notes)
-    layout.cpus = cpus or None
+    layout.cpus = count_prstatus(notes) or None
     _apply_vmcoreinfo(layout)
+    return note_end
 
-    # -- PT_LOADs ----------------------------------------------------------------------
+
+def _segments(layout: DumpLayout, phdrs) -> list[Segment]:
     loads = [(off, va, pa, filesz, memsz) for ptype, off, va, pa, filesz, memsz in phdrs if ptype == PT_LOAD]
     if not loads:
         layout.warn("vmcore-no-load", "no PT_LOAD: the dump holds no memory")
@@ -124,72 +174,39 @@ def read_elf(reader: Reader, fmt: str = "elf") -> DumpLayout:
     if any(s.filesz < s.memsz for s in segs):
         layout.notes.append("PT_LOADs with p_filesz < p_memsz: filtered pages are absent "
                             "(makedumpfile -E)")
+    return segs
 
-    # -- sizes, cut files -----------------------------------------------------------------
+
+def _section_table_end(reader: Reader, ehdr, st: ELFStructs) -> int:
+    """End of the section header table and of the section-name table (QEMU writes both)."""
+    if not (ehdr["e_shnum"] and ehdr["e_shoff"]):
+        return 0
+    end = ehdr["e_shoff"] + ehdr["e_shnum"] * ehdr["e_shentsize"]
+    idx = ehdr["e_shstrndx"]
+    size = st.Elf_Shdr.sizeof()
+    if 0 < idx < ehdr["e_shnum"] and ehdr["e_shentsize"] >= size:
+        raw = reader.read(ehdr["e_shoff"] + idx * ehdr["e_shentsize"], size)
+        if len(raw) == size:
+            sh = st.Elf_Shdr.parse(raw)
+            if sh["sh_size"] < (1 << 20):
+                end = max(end, sh["sh_offset"] + sh["sh_size"])
+    return end
+
+
+def _sizes(reader: Reader, layout: DumpLayout, segs: list[Segment], meta_end: int) -> None:
     data_end = max((s.offset + s.filesz for s in segs if s.filesz), default=0)
-    meta_end = max(64, phoff + phnum * phentsize, note_end)
-    if hdr["e_shnum"] and hdr["e_shoff"]:
-        meta_end = max(meta_end, hdr["e_shoff"] + hdr["e_shnum"] * hdr["e_shentsize"])
-        try:
-            strtab = elf.get_section(hdr["e_shstrndx"]) if hdr["e_shstrndx"] else None
-            if strtab is not None and strtab["sh_size"] < (1 << 20):
-                meta_end = max(meta_end, strtab["sh_offset"] + strtab["sh_size"])
-        except Exception:
-            pass
     layout.dump_size_bytes = max(data_end, meta_end)
     layout.metadata_bytes = layout.dump_size_bytes - sum(s.filesz for s in segs)
-    size_on_disk = reader.file_size_bytes
-    if fmt.startswith("flattened"):
-        reader.walk_all()          # record headers only; the image ends at the last record
-        size_on_disk = reader.logical_size
-        if reader.damage:
-            layout.warn("vmcore-cut", f"flattened records: {reader.damage}")
-    if size_on_disk is not None and size_on_disk < data_end:
+    size_on_disk = reader.logical_size      # a flattened image ends at its last record
+    if reader.damage:
+        layout.warn("vmcore-cut", f"flattened records: {reader.damage}")
+    if size_on_disk < data_end:
         first_cut = next((s for s in sorted(segs, key=lambda s: s.offset)
                           if s.filesz and s.offset + s.filesz > size_on_disk), None)
         where = (f"; PT_LOAD [mem {first_cut.paddr:#x}-{first_cut.paddr + first_cut.memsz - 1:#x}] onwards"
                  if first_cut else "")
         layout.warn("vmcore-cut", f"file cut: first missing offset {size_on_disk:#x} of "
                                   f"{layout.dump_size_bytes:#x} bytes{where}; figures come from the headers")
-    _guess_producer(layout, hdr, segs)
-    return layout
-
-
-def _unpack_phdrs(table: bytes, n: int, entsize: int, little: bool, is64: bool):
-    e = "<" if little else ">"
-    if is64:
-        st = struct.Struct(e + "IIQQQQQQ")
-        pick = lambda t: (t[0], t[2], t[3], t[4], t[5], t[6])   # type, offset, vaddr, paddr, filesz, memsz
-    else:
-        st = struct.Struct(e + "IIIIIIII")
-        pick = lambda t: (t[0], t[1], t[2], t[3], t[4], t[5])
-    if entsize == st.size:
-        return [pick(t) for t in st.iter_unpack(table[:n * entsize])]
-    return [pick(st.unpack_from(table, i * entsize)) for i in range(n)]
-
-
-def _segment_notes(elf, reader: Reader, layout: DumpLayout, off: int, filesz: int, endian: str):
-    raw = reader.read(off, filesz)
-    if len(raw) < filesz:
-        layout.warn("vmcore-cut", f"notes cut: first missing offset {off + len(raw):#x}")
-    try:
-        out = []
-        for note in _pyelf_notes(elf, off, len(raw)):
-            desc = note["n_desc"]
-            ntype = note["n_type"]
-            ntype = 1 if ntype == "NT_PRSTATUS" else ntype if isinstance(ntype, int) else -1
-            out.append((note["n_name"], ntype, desc if isinstance(desc, bytes) else b""))
-        return out
-    except Exception:
-        notes, problem = parse_notes(raw, endian)
-        if problem:
-            layout.warn("vmcore-notes", problem)
-        return notes
-
-
-def _pyelf_notes(elf, off: int, size: int):
-    from elftools.elf.notes import iter_notes
-    return iter_notes(elf, off, size)
 
 
 def _apply_vmcoreinfo(layout: DumpLayout) -> None:

@@ -2,16 +2,20 @@
 
 A 4096-byte big-endian header (signature "makedumpfile", type 1, version 1), then
 records `{be64 offset; be64 size}` + data, each meaning "these bytes belong at
-`offset` of the real file"; the end marker is offset = size = -1. We index the
-records lazily — walking only as far as the bytes asked for (headers, bitmaps,
-descriptors) need — and never write a reassembled file.
+`offset` of the real file"; the end marker is offset = size = -1 (makedumpfile.c
+write_start_flat_header(), write_end_flat_header()). The record headers are indexed
+once at open (one 16-byte read per record, each size checked against the bytes left
+in the file); a read then bisects the index. Bytes no record holds are not invented:
+a read stops at the first gap, as it would at the end of a file. No reassembled file
+is ever written.
 """
 
 from __future__ import annotations
 
+import heapq
 import os
 import struct
-from bisect import bisect_left, insort
+from bisect import bisect_right
 
 from memmap_tui.sources.errors import InputError
 from memmap_tui.sources.vmcore.reader import Reader
@@ -36,108 +40,104 @@ class FlatReader(Reader):
             raise InputError(path, "not a makedumpfile flattened file (signature missing)")
         if len(head) < 32:
             raise InputError(path, f"flattened header cut at offset {len(head):#x}")
-        ftype, version = struct.unpack(">qq", head[16:32])
+        ftype = struct.unpack(">q", head[16:24])[0]
         if ftype != 1:
             raise InputError(path, f"flattened header: type {ftype}, expected 1")
-        self.version = version
-        self._records: list[tuple[int, int, int]] = []   # (logical start, logical end, file offset of data)
-        self._max_len = 0
-        self._cursor = FLAT_HEADER_BYTES   # file offset of the next record header
-        self.done = False                  # walked to the end marker or to EOF
         self.end_marker = False
-        self.damage: str | None = None     # first problem met while walking (cut record ...)
-        self.extent = 0                    # max logical end over indexed records
+        self.damage: str | None = None     # first problem met while indexing (cut record ...)
+        self._index(self._walk())
 
-    # -- walking ----------------------------------------------------------------
-    def _next(self) -> bool:
-        if self.done:
-            return False
-        hdr = os.pread(self._fd, 16, self._cursor)
-        if len(hdr) < 16:
-            self.done = True
-            if hdr or self._cursor < self.file_size_bytes:
-                self.damage = f"record header cut at offset {self._cursor:#x} (no end marker)"
-            else:
-                self.damage = f"file ends at {self._cursor:#x} without the end marker"
-            return False
-        off, size = _REC.unpack(hdr)
-        if off == -1 and size == -1:
-            self.done = self.end_marker = True
-            return False
-        if off < 0 or size < 0:
-            self.done = True
-            self.damage = f"bad record at offset {self._cursor:#x} (offset {off}, size {size})"
-            return False
-        data_at = self._cursor + 16
-        if data_at + size > self.file_size_bytes:
-            size_here = max(0, self.file_size_bytes - data_at)
-            self.damage = (f"record at {self._cursor:#x} cut: first missing offset "
-                           f"{self.file_size_bytes:#x} (logical {off + size_here:#x})")
-            self.done = True
-            if size_here:
-                self._add(off, off + size_here, data_at)
-            return False
-        self._add(off, off + size, data_at)
-        self._cursor = data_at + size
-        return True
-
-    def _add(self, start: int, end: int, data_at: int) -> None:
-        insort(self._records, (start, end, data_at))
-        self._max_len = max(self._max_len, end - start)
-        self.extent = max(self.extent, end)
-
-    def walk_all(self) -> None:
-        while self._next():
-            pass
-
-    def _covered(self, start: int, end: int) -> bool:
-        pos = start
-        for s, e, _ in self._overlapping(start, end):
-            if s > pos:
-                return False
-            pos = max(pos, e)
-            if pos >= end:
-                return True
-        return pos >= end
-
-    def _overlapping(self, start: int, end: int):
-        i = bisect_left(self._records, (start - self._max_len, -1, -1))
-        out = []
-        for rec in self._records[i:]:
-            if rec[0] >= end:
+    def _walk(self) -> list[tuple[int, int, int]]:
+        """(logical start, logical end, file offset of data) per non-empty record, in file order."""
+        records = []
+        cursor = FLAT_HEADER_BYTES
+        size_bytes = self.file_size_bytes
+        while True:
+            hdr = os.pread(self._fd, 16, cursor)
+            if len(hdr) < 16:
+                self.damage = (f"record header cut at offset {cursor:#x} (no end marker)" if hdr
+                               else f"file ends at {cursor:#x} without the end marker")
                 break
-            if rec[1] > start:
-                out.append(rec)
-        return out
+            off, size = _REC.unpack(hdr)
+            if off == -1 and size == -1:
+                self.end_marker = True
+                break
+            if off < 0 or size < 0:
+                self.damage = f"bad record at offset {cursor:#x} (offset {off}, size {size})"
+                break
+            data_at = cursor + 16
+            if data_at + size > size_bytes:     # the size is checked before it is used
+                here = max(0, size_bytes - data_at)
+                self.damage = (f"record at {cursor:#x} cut: first missing offset {size_bytes:#x} "
+                               f"(logical {off + here:#x})")
+                if here:
+                    records.append((off, off + here, data_at))
+                break
+            if size:
+                records.append((off, off + size, data_at))
+            cursor = data_at + size
+        return records
 
-    @property
-    def record_count(self) -> int:
-        return len(self._records)
+    def _index(self, records: list[tuple[int, int, int]]) -> None:
+        """Sorted, non-overlapping pieces; where records overlap the later one wins, as when
+        makedumpfile -R writes them out in file order."""
+        ordered = sorted(records)
+        if all(ordered[k][1] <= ordered[k + 1][0] for k in range(len(ordered) - 1)):
+            pieces = ordered                      # no overlap (QEMU may write out of order)
+        else:
+            pieces = _paint(records)
+        self._starts = [p[0] for p in pieces]
+        self._pieces = pieces
+        self.extent = max((p[1] for p in pieces), default=0)
 
     # -- Reader -------------------------------------------------------------------
     @property
-    def logical_size(self) -> int | None:
-        return self.extent if self.done else None
+    def logical_size(self) -> int:
+        return self.extent
 
     def read(self, offset: int, size: int) -> bytes:
+        """Bytes from `offset` on, stopping at the first byte no record holds."""
         if size <= 0 or offset < 0:
             return b""
         end = offset + size
-        while not self._covered(offset, end) and self._next():
-            pass
-        if self.done:
-            end = min(end, self.extent)   # beyond every record: not part of the image
-        if end <= offset:
-            return b""
-        # Bytes no record wrote are zero in the reassembled (sparse) file.
-        buf = bytearray(end - offset)
-        for s, e, at in self._overlapping(offset, end):
-            lo, hi = max(s, offset), min(e, end)
-            buf[lo - offset:hi - offset] = os.pread(self._fd, hi - lo, at + lo - s)
-        return bytes(buf)
-
-    def available(self, offset: int, size: int) -> int:
-        return len(self.read(offset, size))
+        k = bisect_right(self._starts, offset) - 1
+        out = []
+        pos = offset
+        while 0 <= k < len(self._pieces) and pos < end:
+            s, e, at = self._pieces[k]
+            if not s <= pos < e:
+                break
+            hi = min(e, end)
+            out.append(os.pread(self._fd, hi - pos, at + pos - s))
+            pos = hi
+            k += 1
+        return b"".join(out)
 
     def close(self) -> None:
         self._f.close()
+
+
+def _paint(records: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
+    """Overlapping records: each byte from the last record (in file order) that holds it.
+    One sweep over the boundaries with a heap keyed on file order: O(n log n)."""
+    points = sorted({p for s, e, _ in records for p in (s, e)})
+    by_start = sorted((s, -k, e, at) for k, (s, e, at) in enumerate(records))
+    heap: list[tuple[int, int, int, int]] = []
+    pieces: list[tuple[int, int, int]] = []
+    i = 0
+    for p, q in zip(points, points[1:]):
+        while i < len(by_start) and by_start[i][0] <= p:
+            s, neg_k, e, at = by_start[i]
+            heapq.heappush(heap, (neg_k, e, s, at))
+            i += 1
+        while heap and heap[0][1] <= p:
+            heapq.heappop(heap)      # the latest record ends here; an older one may still cover
+        if not heap:
+            continue
+        _, _, s, at = heap[0]
+        src = at + p - s
+        if pieces and pieces[-1][1] == p and pieces[-1][2] + (p - pieces[-1][0]) == src:
+            pieces[-1] = (pieces[-1][0], q, pieces[-1][2])
+        else:
+            pieces.append((p, q, src))
+    return pieces

@@ -20,18 +20,19 @@ from memmap_tui.core.model import Level
 from memmap_tui.core.ranges import Range, RangeSet
 from memmap_tui.sources.errors import InputError
 from memmap_tui.sources.vmcore.reader import Reader
+from memmap_tui.sources.vmcore.structs import DISK_DUMP_HEADER, KDUMP_SUB_HEADER
 from memmap_tui.sources.vmcore.vmcoreinfo import (UTS_ARCH, arch_from_vmcoreinfo, count_prstatus,
                                                   parse_notes, parse_vmcoreinfo, vmcoreinfo_int)
 
 KDUMP_SIG = b"KDUMP   "
 DISKDUMP_SIG = b"DISKDUMP"
-HEADER_BYTES = 464
-SUB_HEADER_BYTES = 104
 STATUS_BITS = {0x1: "zlib", 0x2: "lzo", 0x4: "snappy", 0x20: "zstd"}
 DUMP_DH_COMPRESSED_INCOMPLETE = 0x8
 DUMP_DH_EXCLUDED_VMEMMAP = 0x10
 MAX_BITMAP_BYTES = 1 << 34        # 2 × 8 GiB: 64 PiB of 4 KiB pages; anything bigger is damage
 MAX_META_BYTES = 1 << 26          # VMCOREINFO / notes larger than 64 MiB are damage
+MAX_COVERED_RUNS = 65_536         # 1st-bitmap runs listed as ranges; more: counts only
+MAX_PRESENT_RUNS = 20_000         # 2nd-bitmap runs listed as ranges; more: counts only
 
 
 def is_kdump(head: bytes) -> bool:
@@ -43,70 +44,83 @@ def _plausible(hv: int, bs: int) -> bool:
 
 
 def read_kdump(reader: Reader, fmt: str = "kdump") -> DumpLayout:
+    hdr, e = _disk_dump_header(reader)
+    diskdump = hdr["signature"] == DISKDUMP_SIG
+    uts = [hdr["utsname"][65 * k:65 * (k + 1)].split(b"\0", 1)[0].decode("ascii", "replace")
+           for k in range(6)]
+    block_size = hdr["block_size"]
+    layout = DumpLayout(path=reader.path, format=fmt.replace("kdump", "diskdump") if diskdump else fmt,
+                        page_size=block_size, block_size=block_size,
+                        endianness="little" if e == "<" else "big", machine=uts[4] or None,
+                        arch=UTS_ARCH.get(uts[4]), file_size_bytes=reader.file_size_bytes)
+    layout.header_version = hdr["header_version"]
+    status = hdr["status"]
+    layout.incomplete = bool(status & DUMP_DH_COMPRESSED_INCOMPLETE)
+    layout.compression = "+".join(name for bit, name in STATUS_BITS.items() if status & bit) or None
+    if layout.incomplete:
+        layout.warn("vmcore-incomplete", "makedumpfile marked the dump INCOMPLETE: writing stopped "
+                                          "early; pages without a written descriptor are missing")
+    sub = {} if diskdump or hdr["sub_hdr_size"] == 0 else _sub_header(reader, layout, hdr, e)
+    _identify(layout, hdr, sub, uts)
+    bm1, bm2, two = _bitmaps(reader, layout, hdr)
+    split_pfns = _split_window(layout, sub)
+    desc_off = (1 + hdr["sub_hdr_size"] + hdr["bitmap_blocks"]) * block_size
+    lo_bit, hi_bit = split_pfns or (0, bm2.nbits)
+    n_desc = bm2.count(lo_bit, hi_bit)
+    zero_off = desc_off + PAGE_DESC_BYTES * n_desc
+    table = DescTable(reader, desc_off, n_desc, zero_off, block_size, layout.endianness,
+                      layout.incomplete)
+    layout.index = BitmapIndex(bm1, bm2, block_size, layout.page_size, table,
+                               desc_window=split_pfns)
+    runs = bm1.runs()
+    if runs is None:
+        layout.warn("vmcore-bitmap", "1st bitmap too fragmented to list its ranges; counts stay exact")
+        layout.covered = RangeSet([(0, bm1.nbits * block_size)])
+    else:
+        layout.covered = RangeSet((a * block_size, b * block_size) for a, b in runs)
+    runs2 = bm2.runs()
+    layout.present = None if runs2 is None else RangeSet((a * block_size, b * block_size) for a, b in runs2)
+    _sizes(reader, layout, table, sub, n_desc, zero_off)
+    return layout
+
+
+def _disk_dump_header(reader: Reader) -> tuple[dict, str]:
     path = reader.path
-    head = reader.read(0, HEADER_BYTES)
+    head = reader.read(0, DISK_DUMP_HEADER.size_bytes)
     if not is_kdump(head):
         raise InputError(path, "not a kdump-compressed file (no KDUMP/DISKDUMP signature)")
-    if len(head) < HEADER_BYTES:
+    if len(head) < DISK_DUMP_HEADER.size_bytes:
         raise InputError(path, f"disk_dump_header cut: first missing offset {len(head):#x}")
-    diskdump = head[:8] == DISKDUMP_SIG
     for e in ("<", ">"):
-        hv = struct.unpack_from(e + "i", head, 8)[0]
-        bs = struct.unpack_from(e + "i", head, 428)[0]
-        if _plausible(hv, bs):
+        hdr = DISK_DUMP_HEADER.parse(head, e)
+        if _plausible(hdr["header_version"], hdr["block_size"]):
             break
     else:
         raise InputError(path, "implausible header_version/block_size under either byte order "
                                "(damaged header, or a 32-bit writer's layout)")
-    endian = "little" if e == "<" else "big"
-    uts = [head[12 + 65 * k:12 + 65 * (k + 1)].split(b"\0", 1)[0].decode("ascii", "replace")
-           for k in range(6)]
-    (status, block_size, sub_hdr_size, bitmap_blocks, max_mapnr32, _total_ram, _dev,
-     _written, _cur_cpu, nr_cpus) = struct.unpack_from(e + "iiiiIIIIii", head, 424)
-    fmt_name = fmt if not diskdump else fmt.replace("kdump", "diskdump")
-    layout = DumpLayout(path=path, format=fmt_name, page_size=block_size, block_size=block_size,
-                        endianness=endian, machine=uts[4] or None,
-                        arch=UTS_ARCH.get(uts[4]), file_size_bytes=reader.file_size_bytes)
-    layout.header_version = hv
-    layout.incomplete = bool(status & DUMP_DH_COMPRESSED_INCOMPLETE)
-    comp = [name for bit, name in STATUS_BITS.items() if status & bit]
-    layout.compression = "+".join(comp) or None
-    if layout.incomplete:
-        layout.warn("vmcore-incomplete", "makedumpfile marked the dump INCOMPLETE: writing stopped "
-                                          "early; pages without a written descriptor are missing")
-    if sub_hdr_size < 0 or bitmap_blocks <= 0:
-        raise InputError(path, f"bad header: sub_hdr_size {sub_hdr_size}, bitmap_blocks {bitmap_blocks}")
-    if bitmap_blocks * block_size > MAX_BITMAP_BYTES:
-        raise InputError(path, f"bad header: bitmap_blocks {bitmap_blocks} × {block_size} B is implausible")
+    if hdr["sub_hdr_size"] < 0 or hdr["bitmap_blocks"] <= 0:
+        raise InputError(path, f"bad header: sub_hdr_size {hdr['sub_hdr_size']}, "
+                               f"bitmap_blocks {hdr['bitmap_blocks']}")
+    if hdr["bitmap_blocks"] * hdr["block_size"] > MAX_BITMAP_BYTES:
+        raise InputError(path, f"bad header: bitmap_blocks {hdr['bitmap_blocks']} × "
+                               f"{hdr['block_size']} B is implausible")
+    return hdr, e
 
-    # -- sub-header (KDUMP only) --------------------------------------------------------
-    max_mapnr = max_mapnr32
-    split_pfns = None
-    sub = {}
-    if not diskdump and sub_hdr_size > 0:
-        raw = reader.read(block_size, SUB_HEADER_BYTES)
-        if len(raw) < SUB_HEADER_BYTES:
-            raw = raw + bytes(SUB_HEADER_BYTES - len(raw))
-            layout.warn("vmcore-cut", f"sub-header cut: first missing offset {reader.available(block_size, SUB_HEADER_BYTES) + block_size:#x}")
-        vals = struct.unpack(e + "QiiQQQQQQQQQQQ", raw)
-        names = ("phys_base", "dump_level", "split", "start_pfn", "end_pfn", "offset_vmcoreinfo",
-                 "size_vmcoreinfo", "offset_note", "size_note", "offset_eraseinfo", "size_eraseinfo",
-                 "start_pfn_64", "end_pfn_64", "max_mapnr_64")
-        min_ver = (0, 1, 2, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 6)
-        sub = {n: v for n, v, mv in zip(names, vals, min_ver) if hv >= mv}
-        layout.dump_level = sub.get("dump_level")
-        if sub.get("max_mapnr_64"):
-            max_mapnr = sub["max_mapnr_64"]
-        if sub.get("split"):
-            lo = sub.get("start_pfn_64") or sub.get("start_pfn", 0)
-            hi = sub.get("end_pfn_64") or sub.get("end_pfn", 0)
-            split_pfns = (lo, hi)
-            layout.split = Range(lo * block_size, max(lo, hi) * block_size)
-            layout.warn("vmcore-split", f"split file: holds pfns [{lo:#x}, {hi:#x}) "
-                                        f"= [mem {lo * block_size:#x}-{hi * block_size - 1:#x}] only; "
-                                        "descriptor numbering assumed to start at its first pfn",
-                        Level.INFO)
-        _read_vmcoreinfo_and_notes(reader, layout, sub, endian)
+
+def _sub_header(reader: Reader, layout: DumpLayout, hdr: dict, e: str) -> dict:
+    bs = hdr["block_size"]
+    raw = reader.read(bs, KDUMP_SUB_HEADER.size_bytes)
+    if len(raw) < KDUMP_SUB_HEADER.size_bytes:
+        layout.warn("vmcore-cut", f"sub-header cut: first missing offset {bs + len(raw):#x}")
+        raw = raw + bytes(KDUMP_SUB_HEADER.size_bytes - len(raw))
+    sub = KDUMP_SUB_HEADER.parse(raw, e, hdr["header_version"])
+    layout.dump_level = sub.get("dump_level")
+    _read_vmcoreinfo_and_notes(reader, layout, sub, layout.endianness)
+    return sub
+
+
+def _identify(layout: DumpLayout, hdr: dict, sub: dict, uts: list[str]) -> None:
+    block_size = hdr["block_size"]
     if not layout.vmcoreinfo:
         layout.warn("vmcore-no-vmcoreinfo", "no VMCOREINFO: page size taken from block_size")
     page = vmcoreinfo_int(layout.vmcoreinfo, "PAGESIZE")
@@ -118,57 +132,60 @@ def read_kdump(reader: Reader, fmt: str = "kdump") -> DumpLayout:
     layout.osrelease = layout.vmcoreinfo.get("OSRELEASE") or uts[2] or None
     if layout.arch is None:
         layout.arch = arch_from_vmcoreinfo(layout.vmcoreinfo)
-    if layout.cpus is None and nr_cpus > 0:
-        layout.cpus = nr_cpus
+    if layout.cpus is None and hdr["nr_cpus"] > 0:
+        layout.cpus = hdr["nr_cpus"]
     layout.producer = "qemu" if not uts[0] else "makedumpfile"
-    layout.max_mapnr = max_mapnr
+    layout.max_mapnr = sub.get("max_mapnr_64") or hdr["max_mapnr"]
 
-    # -- bitmaps --------------------------------------------------------------------------
-    bitmap_off = (1 + sub_hdr_size) * block_size
-    bitmap_len = bitmap_blocks * block_size
+
+def _split_window(layout: DumpLayout, sub: dict) -> tuple[int, int] | None:
+    if not sub.get("split"):
+        return None
+    bs = layout.block_size
+    lo = sub.get("start_pfn_64") or sub.get("start_pfn", 0)
+    hi = sub.get("end_pfn_64") or sub.get("end_pfn", 0)
+    layout.split = Range(lo * bs, max(lo, hi) * bs)
+    layout.warn("vmcore-split", f"split file: holds pfns [{lo:#x}, {hi:#x}) "
+                                f"= [mem {lo * bs:#x}-{hi * bs - 1:#x}] only; "
+                                "descriptor numbering assumed to start at its first pfn", Level.INFO)
+    return lo, hi
+
+
+def _bitmaps(reader: Reader, layout: DumpLayout, hdr: dict) -> tuple[Bitmap, Bitmap, bool]:
+    """The two bitmaps (one when there is room for only one, as crash's dump_is_partial()
+    decides), read in bounded chunks. Sizes come from the header but reads stop where the
+    file (or the flattened records) end: a damaged header costs no memory."""
+    bs = hdr["block_size"]
+    max_mapnr = layout.max_mapnr
+    bitmap_off = (1 + hdr["sub_hdr_size"]) * bs
+    bitmap_len = hdr["bitmap_blocks"] * bs
     need = -(-max_mapnr // 8)
-    half_needed = -(-need // block_size) * block_size
-    two = bitmap_len >= 2 * half_needed
+    two = bitmap_len >= 2 * (-(-need // bs) * bs)
     half = bitmap_len // 2 if two else bitmap_len
     if need > half:
         layout.warn("vmcore-bitmap", f"bitmap holds {half * 8:#x} bits < max_mapnr {max_mapnr:#x}; "
                                      "pfns beyond it read as absent")
         need = half
-    bm1_raw = reader.read(bitmap_off, need)
-    bm2_raw = reader.read(bitmap_off + half, need) if two else bm1_raw
-    for raw, where, label in ((bm1_raw, bitmap_off, "1st"), (bm2_raw, bitmap_off + half, "2nd")):
-        if len(raw) < need:
-            layout.warn("vmcore-cut", f"{label} bitmap cut: first missing offset {where + len(raw):#x}; "
-                                      "pfns beyond read as absent")
-    # No zero padding of a cut bitmap: a damaged header may claim gigabytes; bits past the
-    # readable bytes simply count as absent.
-    bm1 = Bitmap(bm1_raw, max_mapnr)
-    bm2 = bm1 if not two else Bitmap(bm2_raw, max_mapnr)
+    made = []
+    for where, label, runs_limit in ((bitmap_off, "1st", MAX_COVERED_RUNS),
+                                     (bitmap_off + half, "2nd", MAX_PRESENT_RUNS))[:2 if two else 1]:
+        bm = Bitmap(lambda off, n, where=where: reader.read(where + off, n), max_mapnr,
+                    size_bytes=need, runs_limit=runs_limit)
+        if bm.readable_bytes < need:
+            layout.warn("vmcore-cut", f"{label} bitmap cut: first missing offset "
+                                      f"{where + bm.readable_bytes:#x}; pfns beyond read as absent")
+        made.append(bm)
     if not two:
         layout.notes.append("single bitmap (no room for two): every valid page is dumped")
+        made.append(made[0])
+    return made[0], made[1], two
 
-    # -- descriptors ----------------------------------------------------------------------
-    desc_off = (1 + sub_hdr_size + bitmap_blocks) * block_size
-    lo_bit, hi_bit = (split_pfns if split_pfns else (0, bm2.nbits))
-    n_desc = bm2.count(lo_bit, hi_bit)
-    zero_off = desc_off + PAGE_DESC_BYTES * n_desc
-    table = DescTable(reader, desc_off, n_desc, zero_off, block_size, endian)
-    table.incomplete = layout.incomplete
-    index = BitmapIndex(bm1, bm2, block_size, layout.page_size, table,
-                        desc_window=(lo_bit, hi_bit) if split_pfns else None)
-    layout.index = index
-    runs = bm1.runs()
-    if runs is None:
-        layout.warn("vmcore-bitmap", "1st bitmap too fragmented to list its ranges; counts stay exact")
-        layout.covered = RangeSet([(0, bm1.nbits * block_size)])
-    else:
-        layout.covered = RangeSet((a * block_size, b * block_size) for a, b in runs)
-    runs2 = bm2.runs(limit=20_000)
-    layout.present = None if runs2 is None else RangeSet((a * block_size, b * block_size) for a, b in runs2)
 
-    full = table.full()   # one bulk pass; cached per chunk for later range queries
+def _sizes(reader: Reader, layout: DumpLayout, table: "DescTable", sub: dict, n_desc: int,
+           zero_off: int) -> None:
+    full = table.full()
     if table.bad_sizes:
-        layout.warn("vmcore-desc", f"{table.bad_sizes} page descriptors have size 0 or > block_size (damaged)")
+        layout.warn("vmcore-desc", f"{table.bad_sizes} page descriptors have size > block_size (damaged)")
     if full.missing:
         first = table.first_missing_offset
         layout.warn("vmcore-cut", f"{full.missing} of {n_desc} page descriptors unreadable"
@@ -177,17 +194,13 @@ def read_kdump(reader: Reader, fmt: str = "kdump") -> DumpLayout:
     erase_end = (sub.get("offset_eraseinfo", 0) + sub.get("size_eraseinfo", 0)) if sub.get("offset_eraseinfo") else 0
     layout.dump_size_bytes = max(zero_off, table.data_end, erase_end)
     layout.metadata_bytes = layout.dump_size_bytes - full.data_bytes - PAGE_DESC_BYTES * n_desc
+    if reader.damage:
+        layout.warn("vmcore-cut", f"flattened records: {reader.damage}")
     logical = reader.logical_size
-    if fmt.startswith("flattened"):
-        reader.walk_all()
-        logical = reader.logical_size
-        if reader.damage:
-            layout.warn("vmcore-cut", f"flattened records: {reader.damage}")
-    if logical is not None and logical < table.data_end and not full.missing:
+    if logical < table.data_end and not full.missing:
         layout.warn("vmcore-cut", f"page data cut: first missing offset {logical:#x} of "
                                   f"{layout.dump_size_bytes:#x} bytes; figures come from the headers "
                                   "and page descriptors")
-    return layout
 
 
 def _read_vmcoreinfo_and_notes(reader: Reader, layout: DumpLayout, sub: dict, endian: str) -> None:
@@ -215,51 +228,137 @@ def _read_vmcoreinfo_and_notes(reader: Reader, layout: DumpLayout, sub: dict, en
 
 
 class DescTable:
-    """page_desc_t array: per-chunk prefix sums built in one bulk pass."""
+    """page_desc_t array ({i64 offset; u32 size; u32 flags; u64 page_flags}) as per-chunk prefixes.
+
+    One bulk pass, no per-descriptor Python work. Every shared-zero-page descriptor is
+    the same 24 bytes (makedumpfile.c write_kdump_pages*(): pd_zero; QEMU dump.c
+    write_dump_pages()), so a chunk's zero count is one `bytes.count`. Page data is
+    written in descriptor order (`pd.offset = offset_data; offset_data += pd.size`),
+    so a chunk's data bytes are the distance from its first data descriptor's offset to
+    the next chunk's: the file bytes its pages occupy. A chunk where that distance is
+    implausible (negative, or more than a block per page), the last chunk, partial
+    chunks and INCOMPLETE dumps (zeroed descriptors) are summed exactly from the
+    size column instead.
+    """
 
     CHUNK = 4096                 # descriptors per prefix entry (96 KiB)
     READ = 256                   # chunks per read (24 MiB)
 
     def __init__(self, reader: Reader, offset: int, count: int, zero_off: int,
-                 zero_size: int, endian: str) -> None:
+                 block_size: int, endian: str, incomplete: bool = False) -> None:
         self.reader = reader
         self.offset = offset
         self.count = count
         self.zero_off = zero_off
-        self.zero_size = zero_size
+        self.block_size = block_size
+        self.incomplete = incomplete
+        e = "<" if endian == "little" else ">"
+        self._zero_rec = struct.pack(e + "qIIQ", zero_off, block_size, 0, 0)
+        self._zero_run = self._zero_rec * self.CHUNK
+        self._offset = struct.Struct(e + "q")
         self.swap = (endian == "little") != (sys.byteorder == "little")
-        self._prefix: list[tuple[int, int, int]] | None = None
         self.data_end = 0
         self.bad_sizes = 0
         self.first_missing_offset: int | None = None
-        self.incomplete = False
+        self._prefix_data = array("q", [0])
+        self._prefix_zero = array("q", [0])
+        self._prefix_missing = array("q", [0])
+        self._build()
 
-    def _stats(self, buf: bytes, expected: int) -> tuple[int, int, int]:
+    # -- per-chunk figures -----------------------------------------------------------
+    def _exact(self, buf: bytes, expected: int) -> tuple[int, int, int]:
+        """(data bytes, zero descriptors, missing) summed from the columns."""
         n = min(len(buf) // PAGE_DESC_BYTES, expected)
-        missing = expected - n
         if n == 0:
-            return 0, 0, missing
+            return 0, 0, expected
         body = memoryview(buf)[:n * PAGE_DESC_BYTES]
-        q = array("q")
-        q.frombytes(body)
-        u = array("I")
-        u.frombytes(body)
+        offs, sizes = array("q"), array("I")
+        offs.frombytes(body.cast("q")[0::3].tobytes())
+        sizes.frombytes(body.cast("I")[2::6].tobytes())
         if self.swap:
-            q.byteswap()
-            u.byteswap()
-        offs = q[0::3]
-        sizes = u[2::6]
+            offs.byteswap()
+            sizes.byteswap()
         zero = offs.count(self.zero_off)
-        # INCOMPLETE dumps leave descriptors zeroed; only then is the extra pass worth it
-        unwritten = offs.count(0) if self.incomplete else 0
-        total = sum(sizes)
-        data = total - zero * self.zero_size   # zero descriptors all carry block_size
+        unwritten = offs.count(0) if self.incomplete else 0   # INCOMPLETE: never written
+        data = sum(sizes) - zero * self.block_size
+        if max(sizes) > self.block_size:
+            self.bad_sizes += sum(1 for s in sizes if s > self.block_size)
         top = max(offs)
         if top > 0:
             self.data_end = max(self.data_end, top + sizes[offs.index(top)])
-        if max(sizes) > self.zero_size:
-            self.bad_sizes += sum(1 for s in sizes if s > self.zero_size)
-        return data, zero, missing + unwritten
+        return data, zero, expected - n + unwritten
+
+    def _first_data(self, mv: memoryview, k: int) -> int | None:
+        """Index of the first record in mv[:k records] that is not the zero-page one."""
+        lo, hi = 0, k                     # invariant: records [0, lo) are all pd_zero
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if mv[:mid * PAGE_DESC_BYTES] == self._zero_run[:mid * PAGE_DESC_BYTES]:
+                lo = mid
+            else:
+                hi = mid - 1
+        return lo if lo < k else None
+
+    def _offset_at(self, mv: memoryview, i: int) -> int:
+        return self._offset.unpack_from(mv, i * PAGE_DESC_BYTES)[0]
+
+    def _build(self) -> None:
+        C = self.CHUNK
+        step = C * self.READ
+        rec = PAGE_DESC_BYTES
+        d = z = m = 0
+        pending: tuple[int, int, int, memoryview] | None = None   # (first data offset, data count, chunk no., bytes)
+        chunk_no = 0
+        data_by_chunk: list[int] = []
+        zero_by_chunk: list[int] = []
+        miss_by_chunk: list[int] = []
+        for base in range(0, self.count, step):
+            end = min(self.count, base + step)
+            buf = self._read(base, end)
+            mv = memoryview(buf)
+            for c in range(base, end, C):
+                k = min(end, c + C) - c
+                piece = mv[(c - base) * rec:(c - base + k) * rec]
+                have = len(piece) // rec
+                if self.incomplete or have < k:
+                    dd, zz, mm = self._exact(piece.tobytes(), k)
+                    data_by_chunk.append(dd)
+                    zero_by_chunk.append(zz)
+                    miss_by_chunk.append(mm)
+                    if pending is not None:
+                        self._close(pending, None, data_by_chunk)
+                        pending = None
+                else:
+                    lo = (c - base) * rec
+                    zz = buf.count(self._zero_rec, lo, lo + k * rec)
+                    zero_by_chunk.append(zz)
+                    miss_by_chunk.append(0)
+                    data_by_chunk.append(0)
+                    first = self._first_data(piece, k) if zz < k else None
+                    if first is not None:
+                        here = (self._offset_at(piece, first), k - zz, chunk_no, piece)
+                        if pending is not None:
+                            self._close(pending, here[0], data_by_chunk)
+                        pending = here
+                chunk_no += 1
+        if pending is not None:
+            self._close(pending, None, data_by_chunk)
+        for dd, zz, mm in zip(data_by_chunk, zero_by_chunk, miss_by_chunk):
+            d, z, m = d + dd, z + zz, m + mm
+            self._prefix_data.append(d)
+            self._prefix_zero.append(z)
+            self._prefix_missing.append(m)
+
+    def _close(self, chunk: tuple[int, int, int, memoryview], next_first: int | None,
+               data_by_chunk: list[int]) -> None:
+        """Data bytes of a chunk, once the next chunk's first data offset is known."""
+        first, n_data, no, piece = chunk
+        span = None if next_first is None else next_first - first
+        if span is not None and 0 <= span <= n_data * self.block_size:
+            data_by_chunk[no] = span
+            self.data_end = max(self.data_end, next_first)
+        else:
+            data_by_chunk[no] = self._exact(piece.tobytes(), len(piece) // PAGE_DESC_BYTES)[0]
 
     def _read(self, i: int, j: int) -> bytes:
         want = (j - i) * PAGE_DESC_BYTES
@@ -268,48 +367,29 @@ class DescTable:
             self.first_missing_offset = self.offset + i * PAGE_DESC_BYTES + len(buf)
         return buf
 
-    def _build(self) -> None:
-        prefix = [(0, 0, 0)]
-        step = self.CHUNK * self.READ
-        d = z = m = 0
-        for base in range(0, self.count, step):
-            end = min(self.count, base + step)
-            buf = self._read(base, end)
-            for c in range(base, end, self.CHUNK):
-                ce = min(end, c + self.CHUNK)
-                lo = (c - base) * PAGE_DESC_BYTES
-                dd, zz, mm = self._stats(buf[lo:lo + (ce - c) * PAGE_DESC_BYTES], ce - c)
-                d, z, m = d + dd, z + zz, m + mm
-                prefix.append((d, z, m))
-        self._prefix = prefix
-
+    # -- queries ---------------------------------------------------------------------
     def full(self) -> DescStats:
-        if self._prefix is None:
-            self._build()
-        d, z, m = self._prefix[-1]
-        return DescStats(d, z, m)
+        return DescStats(self._prefix_data[-1], self._prefix_zero[-1], self._prefix_missing[-1])
 
     def _direct(self, i: int, j: int) -> tuple[int, int, int]:
         if j <= i:
             return 0, 0, 0
-        saved = (self.data_end, self.bad_sizes)
-        out = self._stats(self._read(i, j), j - i)
-        self.data_end, self.bad_sizes = saved    # already counted by the bulk pass
+        saved = (self.data_end, self.bad_sizes, self.first_missing_offset)
+        out = self._exact(self._read(i, j), j - i)
+        self.data_end, self.bad_sizes, self.first_missing_offset = saved   # counted by the bulk pass
         return out
 
     def __call__(self, i: int, j: int) -> DescStats:
-        if self._prefix is None:
-            self._build()
         i, j = max(0, i), min(self.count, j)
         if j <= i:
             return DescStats(0, 0, 0)
         C = self.CHUNK
         ci, cj = -(-i // C), j // C
         if ci > cj:        # inside one chunk
-            d, z, m = self._direct(i, j)
-            return DescStats(d, z, m)
-        a, b = self._prefix[ci], self._prefix[cj]
-        d, z, m = b[0] - a[0], b[1] - a[1], b[2] - a[2]
+            return DescStats(*self._direct(i, j))
+        d = self._prefix_data[cj] - self._prefix_data[ci]
+        z = self._prefix_zero[cj] - self._prefix_zero[ci]
+        m = self._prefix_missing[cj] - self._prefix_missing[ci]
         for lo, hi in ((i, ci * C), (cj * C, j)):
             dd, zz, mm = self._direct(lo, hi)
             d, z, m = d + dd, z + zz, m + mm

@@ -6,24 +6,20 @@ file ends (a cut file) or where no flattened record covers the bytes.
 
 from __future__ import annotations
 
-import io
 import os
 
 
 class Reader:
     path: str
     file_size_bytes: int   # bytes stored at path
+    damage: str | None = None   # a flattened stream's first broken record
 
     def read(self, offset: int, size: int) -> bytes:
         raise NotImplementedError
 
-    def available(self, offset: int, size: int) -> int:
-        """Bytes readable from `offset` on, contiguously, up to `size`."""
-        return len(self.read(offset, size))
-
     @property
-    def logical_size(self) -> int | None:
-        """Size of the (reassembled) dump image, when known without reading data."""
+    def logical_size(self) -> int:
+        """Size of the (reassembled) dump image."""
         return self.file_size_bytes
 
     def close(self) -> None:
@@ -41,46 +37,5 @@ class FileReader(Reader):
             return b""
         return os.pread(self._f.fileno(), min(size, self.file_size_bytes - offset), offset)
 
-    def available(self, offset: int, size: int) -> int:
-        return max(0, min(size, self.file_size_bytes - offset))
-
     def close(self) -> None:
         self._f.close()
-
-
-class ReaderIO(io.RawIOBase):
-    """File-like view of a Reader for pyelftools (headers and notes only)."""
-
-    def __init__(self, reader: Reader) -> None:
-        self._r = reader
-        self._pos = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def seek(self, pos: int, whence: int = 0) -> int:
-        if whence == 0:
-            self._pos = pos
-        elif whence == 1:
-            self._pos += pos
-        else:
-            self._pos = (self._r.logical_size or 0) + pos
-        return self._pos
-
-    def tell(self) -> int:
-        return self._pos
-
-    def read(self, size: int = -1) -> bytes:
-        if size is None or size < 0:
-            size = max(0, (self._r.logical_size or 0) - self._pos)
-        data = self._r.read(self._pos, size)
-        self._pos += len(data)
-        return data
-
-    def readinto(self, b) -> int:
-        data = self.read(len(b))
-        b[:len(data)] = data
-        return len(data)

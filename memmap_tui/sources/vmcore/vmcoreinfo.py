@@ -5,6 +5,7 @@ from __future__ import annotations
 import struct
 
 NT_PRSTATUS = 1
+MAX_NOTES = 16_384     # one NT_PRSTATUS per CPU (NR_CPUS ≤ 8192) + a few: more is damage
 
 # ELF e_machine / utsname machine -> memmap-tui arch names (core.policy.ARCHES + others)
 EM_ARCH = {183: "arm64", 62: "x86_64", 243: "riscv", 258: "loongarch", 40: "arm",
@@ -45,6 +46,8 @@ def parse_notes(buf: bytes, endian: str) -> tuple[list[tuple[str, int, bytes]], 
     out: list[tuple[str, int, bytes]] = []
     pos = 0
     while pos + 12 <= len(buf):
+        if len(out) >= MAX_NOTES:
+            return out, f"more than {MAX_NOTES} notes: the rest ignored (damaged note area)"
         namesz, descsz, ntype = struct.unpack_from(fmt, buf, pos)
         if namesz == 0 and descsz == 0 and ntype == 0:
             break  # zero padding after the last note
