@@ -30,9 +30,11 @@ def caption_variants(state: TuiState) -> list[str]:
                 f"sizes: {UNFILTERED} · {cap.assumption()} · w: speed",
                 f"{UNFILTERED} · {cap.write_speed_mbps:.4g} MB/s, unfiltered · w"]
     name = shown_path(layout.path).rsplit("/", 1)[-1]
-    return [f"{UNFILTERED} · on disk {IN_DUMP} ({name}) / {PROJECTED} from it · {cap.assumption()} · w: speed",
-            f"{UNFILTERED} · on disk {IN_DUMP} / {PROJECTED} · {cap.assumption()} · w",
-            f"on disk {PROJECTED} from the dump · {cap.write_speed_mbps:.4g} MB/s · w"]
+    return [f"sizes: {UNFILTERED}; on disk: {IN_DUMP} ({name}) for today, {PROJECTED} from it for the others"
+            f" · {cap.assumption()} · w: speed",
+            f"{UNFILTERED}; on disk: {IN_DUMP} / {PROJECTED} · {cap.assumption()} · w: speed",
+            f"{UNFILTERED}; on disk {PROJECTED} · {cap.assumption()} · w",
+            f"on disk {PROJECTED} · {cap.write_speed_mbps:.4g} MB/s · w"]
 
 
 class CaptureCaption(Static):
@@ -80,14 +82,15 @@ def dump_card_lines(state: TuiState, policy: str, pal: Palette) -> list[list[Lin
         fourth = [[(f"  {held} of page data held", pal.muted)], [(f"  {held} held", pal.muted)]]
     else:
         why = why_on_disk(pr, state.loaded.dump.page_size)
-        zero_ish = why.startswith("held as zero") or why.startswith("the dump already")
+        zero_ish = why.startswith("held as zero") or why.startswith("already")
         style = pal.warn if zero_ish and res.savings_bytes else pal.muted
         cut = pr.saved_on_disk_bytes
         if cut is None:
             fourth = [[(f"  {why}", style)]]
         else:
-            fourth = [[(f"  −{short_size(cut)} on disk: {why}", style)], [(f"  −{short_size(cut)}: {why}", style)],
-                      [(f"  {why}", style)], [(f"  −{short_size(cut)} on disk", style)]]
+            fourth = [[(f"  saves {short_size(cut)} on disk: {why}", style)],
+                      [(f"  {short_size(cut)} on disk: {why}", style)],
+                      [(f"  {why}", style)], [(f"  {short_size(cut)} on disk", style)]]
     return [second, third, fourth]
 
 

@@ -74,19 +74,20 @@ class Capture:
 
 
 def why_on_disk(pr: Projection, page_size: int) -> str:
-    """Why a policy's saving on disk is what it is, from the dump's own figures in the dropped ranges.
+    """Why a policy's saving on disk is what it is, from the dump's own figures in the ranges
+    it newly excludes (shown next to the exact on-disk saving, so the words may round).
 
     kdump keeps a zero page as a 24-byte descriptor pointing at one shared zero page
-    (makedumpfile write_kdump_pages_cyclic(): pd_zero when DL_EXCLUDE_ZERO), so a carveout
-    held as zero pages saves its size unfiltered but ~0 on disk."""
+    (makedumpfile.c write_kdump_pages*(): pd_zero under -d 1), so a carveout held as zero
+    pages saves its size from /proc/vmcore but ~0 on disk."""
     d = pr.dropped
     if not d.covered_bytes:
-        return "nothing more than today"
+        return "nothing beyond today"
     if not d.present_bytes:
-        return "the dump already filtered it: 0 on disk"
+        return "already filtered out of this dump"
     zero = d.zero_pages * page_size
-    if zero >= d.present_bytes:
-        return "held as zero pages: ~0 on disk"
+    if zero * 100 >= d.present_bytes * 99:
+        return "held as zero pages"
     if zero:
         return f"{zero * 100 // d.present_bytes} % held as zero pages"
     return "page data"
