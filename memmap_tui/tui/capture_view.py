@@ -25,16 +25,20 @@ def caption_variants(state: TuiState) -> list[str]:
     """The caption over the cards, longest first: which figure is which, and the time's assumption."""
     cap = state.capture
     layout = state.loaded.dump
+    speed = f"{cap.write_speed_mbps:.4g} MB/s"
     if layout is None:
         return [f"sizes: {UNFILTERED} (RAM PT_LOADs) · {cap.assumption()} · w: write speed",
                 f"sizes: {UNFILTERED} · {cap.assumption()} · w: speed",
-                f"{UNFILTERED} · {cap.write_speed_mbps:.4g} MB/s, unfiltered · w"]
+                f"{UNFILTERED} · time at {speed}, no filtering · w",
+                f"{UNFILTERED} · {speed} · w"]
     name = shown_path(layout.path).rsplit("/", 1)[-1]
+    level = f" -d {layout.dump_level}" if layout.dump_level is not None else ""
     return [f"sizes: {UNFILTERED}; on disk: {IN_DUMP} ({name}) for today, {PROJECTED} from it for the others"
             f" · {cap.assumption()} · w: speed",
             f"{UNFILTERED}; on disk: {IN_DUMP} / {PROJECTED} · {cap.assumption()} · w: speed",
             f"{UNFILTERED}; on disk {PROJECTED} · {cap.assumption()} · w",
-            f"on disk {PROJECTED} · {cap.write_speed_mbps:.4g} MB/s · w"]
+            f"{UNFILTERED}; on disk: dump / {PROJECTED} · {speed}{level} · w",
+            f"on disk {PROJECTED} · {speed} · w"]
 
 
 class CaptureCaption(Static):
@@ -66,8 +70,8 @@ def dump_card_lines(state: TuiState, policy: str, pal: Palette) -> list[list[Lin
         saved = res.savings_bytes
         style = pal.ok + Style(bold=True) if saved else pal.muted
         second = [[(f"  unfiltered {unfiltered}", pal.text), (f", saves {short_size(saved)}", style)],
-                  [(f"  unfiltered {unfiltered}", pal.text), (f" −{short_size(saved)}", style)],
-                  [(f"  {unfiltered}", pal.text), (f" −{short_size(saved)}", style)]]
+                  [(f"  unfiltered {unfiltered}", pal.text), (f" {minus(saved)}", style)],
+                  [(f"  {unfiltered}", pal.text), (f" {minus(saved)}", style)]]
     label = "in this dump" if policy == TODAY.id else PROJECTED
     if pr.on_disk_bytes is None:
         third = [[(f"  {label}: on disk unknown (cut file)", pal.warn)], [("  on disk unknown", pal.warn)]]
@@ -76,6 +80,7 @@ def dump_card_lines(state: TuiState, policy: str, pal: Palette) -> list[list[Lin
         third = [[(f"  {label} {disk} on disk · {secs}", pal.accent)],
                  [(f"  {label} {disk} · {secs}", pal.accent)],
                  [(f"  {'dump' if policy == TODAY.id else 'proj.'} {disk} · {secs}", pal.accent)],
+                 [(f"  {'dump' if policy == TODAY.id else 'proj.'} {disk} {secs}", pal.accent)],
                  [(f"  {disk} · {secs}", pal.accent)]]
     if policy == TODAY.id:
         held = short_size(pr.present_bytes)
@@ -92,6 +97,12 @@ def dump_card_lines(state: TuiState, policy: str, pal: Palette) -> list[list[Lin
                       [(f"  {short_size(cut)} on disk: {why}", style)],
                       [(f"  {why}", style)], [(f"  {short_size(cut)} on disk", style)]]
     return [second, third, fourth]
+
+
+def minus(size_bytes: int) -> str:
+    """`−128 MiB`, or `≈−7.38 GiB` when the short form is approximate."""
+    text = short_size(size_bytes)
+    return "≈−" + text[1:] if text.startswith("≈") else "−" + text
 
 
 def projection_table(state: TuiState, pal: Palette) -> Table:
