@@ -86,12 +86,13 @@ def dump_card_lines(state: TuiState, policy: str, pal: Palette) -> list[list[Lin
         held = short_size(pr.present_bytes)
         fourth = [[(f"  {held} of page data held", pal.muted)], [(f"  {held} held", pal.muted)]]
     else:
-        why = why_on_disk(pr, state.loaded.dump.page_size)
-        zero_ish = why.startswith("held as zero") or why.startswith("already")
-        style = pal.warn if zero_ish and res.savings_bytes else pal.muted
+        why, near_zero = why_on_disk(pr, state.loaded.dump.page_size)
+        style = pal.warn if near_zero and res.savings_bytes else pal.muted
         cut = pr.saved_on_disk_bytes
         if cut is None:
             fourth = [[(f"  {why}", style)]]
+        elif near_zero:
+            fourth = [[(f"  {why} ({short_size(cut)})", style)], [(f"  {why}", style)]]
         else:
             fourth = [[(f"  saves {short_size(cut)} on disk: {why}", style)],
                       [(f"  {short_size(cut)} on disk: {why}", style)],

@@ -73,21 +73,26 @@ class Capture:
         return f"time = on disk ÷ {speed}, filtered as the{level} reference dump"
 
 
-def why_on_disk(pr: Projection, page_size: int) -> str:
-    """Why a policy's saving on disk is what it is, from the dump's own figures in the ranges
-    it newly excludes (shown next to the exact on-disk saving, so the words may round).
+def why_on_disk(pr: Projection, page_size: int) -> tuple[str, bool]:
+    """Why a policy's saving on disk is what it is, and whether it is ~0: from the dump's own
+    figures in the ranges the policy newly excludes (the exact saving is shown beside it).
 
-    kdump keeps a zero page as a 24-byte descriptor pointing at one shared zero page
-    (makedumpfile.c write_kdump_pages*(): pd_zero under -d 1), so a carveout held as zero
-    pages saves its size from /proc/vmcore but ~0 on disk."""
+    Those bytes split into zero pages, pages the dump level filtered, and page data. Only page
+    data costs file bytes: kdump keeps a zero page as a 24-byte descriptor pointing at one
+    shared zero page (makedumpfile.c write_kdump_pages*(): pd_zero under -d 1), ELF
+    (makedumpfile -E) writes neither zero nor filtered pages. So a carveout held as zero pages
+    saves its size from /proc/vmcore but ~0 on disk. Parts under 1 % are not named."""
     d = pr.dropped
-    if not d.covered_bytes:
-        return "nothing beyond today"
-    if not d.present_bytes:
-        return "already filtered out of this dump"
+    covered = d.covered_bytes
+    if not covered:
+        return "nothing beyond today", True
     zero = d.zero_pages * page_size
-    if zero * 100 >= d.present_bytes * 99:
-        return "held as zero pages"
-    if zero:
-        return f"{zero * 100 // d.present_bytes} % held as zero pages"
-    return "page data"
+    parts = {"zero pages": zero, "filtered": covered - d.present_bytes, "page data": d.present_bytes - zero}
+    named = [k for k, v in sorted(parts.items(), key=lambda kv: -kv[1]) if v * 100 >= covered]
+    if parts["page data"] * 100 >= covered:
+        return " + ".join(named), False
+    if named == ["zero pages"]:
+        return "held as zero pages: ~0 on disk", True
+    if named == ["filtered"]:
+        return "already filtered out of this dump: ~0 on disk", True
+    return " + ".join(named) + ": ~0 on disk", True
