@@ -110,7 +110,7 @@ async def all_shots(out: Path) -> list[Path]:
                                  select="/reserved-memory/memory@85e00000"))
     if (CORPUS / "vmcore/qemu-aarch64.d31.kdump.meta-only").exists():
         # the support engineer's view: the real boot and its makedumpfile -d 31 dump
-        shots.append(await shoot(real_boot_with_dump(), "vmcore", out, select="crashkernel"))
+        shots.append(await shoot(real_boot_with_dump(), "vmcore", out, select="/reserved-memory/gpu-mem@50000000"))
     return shots
 
 

@@ -36,6 +36,7 @@ def caption_variants(state: TuiState) -> list[str]:
     return [f"sizes: {UNFILTERED}; on disk: {IN_DUMP} ({name}) for today, {PROJECTED} from it for the others"
             f" · {cap.assumption()} · w: speed",
             f"{UNFILTERED}; on disk: {IN_DUMP} / {PROJECTED} · {cap.assumption()} · w: speed",
+            f"{UNFILTERED}; on disk: in this dump / {PROJECTED} · time = on disk ÷ {speed},{level} · w: speed",
             f"{UNFILTERED}; on disk {PROJECTED} · {cap.assumption()} · w",
             f"{UNFILTERED}; on disk: dump / {PROJECTED} · {speed}{level} · w",
             f"on disk {PROJECTED} · {speed} · w"]
@@ -84,7 +85,8 @@ def dump_card_lines(state: TuiState, policy: str, pal: Palette) -> list[list[Lin
                  [(f"  {disk} · {secs}", pal.accent)]]
     if policy == TODAY.id:
         held = short_size(pr.present_bytes)
-        fourth = [[(f"  {held} of page data held", pal.muted)], [(f"  {held} held", pal.muted)]]
+        fourth = [[(f"  {held} of pages held (zero pages too)", pal.muted)], [(f"  {held} of pages held", pal.muted)],
+                  [(f"  {held} held", pal.muted)]]
     else:
         why, near_zero = why_on_disk(pr, state.loaded.dump.page_size)
         style = pal.warn if near_zero and res.savings_bytes else pal.muted

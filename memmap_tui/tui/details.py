@@ -309,7 +309,8 @@ class Details:
         if placed:
             self._kv(t, "map", self._mark(dump_mark_of(placed, st.covered_bytes, st.present_bytes)))
         self._kv(t, "covered", f"{exact_size(st.covered_bytes)} by the dump's segments")
-        self._kv(t, "present", f"{exact_size(st.present_bytes)} of page data")
+        self._kv(t, "present", f"{exact_size(st.present_bytes)} of pages held"
+                 + (" (zero pages too)" if st.zero_pages else ""))
         if st.excluded_pages:
             self._kv(t, "filtered", f"{st.excluded_pages:,} pages ({exact_size(st.excluded_pages * page)}) "
                                     "excluded by the dump level")
