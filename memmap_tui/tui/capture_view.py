@@ -85,8 +85,7 @@ def dump_card_lines(state: TuiState, policy: str, pal: Palette) -> list[list[Lin
                  [(f"  {disk} · {secs}", pal.accent)]]
     if policy == TODAY.id:
         held = short_size(pr.present_bytes)
-        fourth = [[(f"  {held} of pages held (zero pages too)", pal.muted)], [(f"  {held} of pages held", pal.muted)],
-                  [(f"  {held} held", pal.muted)]]
+        fourth = [[(f"  {held} of pages held", pal.muted)], [(f"  {held} held", pal.muted)]]
     else:
         why, near_zero = why_on_disk(pr, state.loaded.dump.page_size)
         style = pal.warn if near_zero and res.savings_bytes else pal.muted
