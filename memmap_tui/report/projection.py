@@ -5,14 +5,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from memmap_tui.core.dump import DumpLayout, assumptions, estimate, project
+from memmap_tui.core.capture import assumptions, estimate
 from memmap_tui.core.model import MemoryMap
 from memmap_tui.core.policy import PolicyResults
 from memmap_tui.core.units import exact_size
 from memmap_tui.sources.mem_usage import MemUsage
 
-if TYPE_CHECKING:   # rich only for the text report
+if TYPE_CHECKING:   # rich only for the text report; the dump package only with a dump
     from rich.console import Console
+
+    from memmap_tui.core.dump import DumpLayout
 
 
 def source_of(layout: DumpLayout | None, mem_usage: MemUsage | None) -> str:
@@ -38,6 +40,7 @@ def projection_json(mm: MemoryMap, results: PolicyResults, layout: DumpLayout | 
 
 
 def dump_projection_json(layout: DumpLayout, results: PolicyResults, write_speed_mbps: float) -> dict:
+    from memmap_tui.core.dump import project
     return {p: pr.as_dict() for p, pr in project(layout, results, write_speed_mbps).items()}
 
 
@@ -45,6 +48,8 @@ def render_projection(results: PolicyResults, layout: DumpLayout | None, mem_usa
                       dump_level: int, write_speed_mbps: float, console: "Console") -> None:
     from rich.table import Table
     from rich.text import Text
+
+    from memmap_tui.core.dump import project
     if layout is None and mem_usage is None:
         return
     table = Table(title="Projected dump per policy", title_justify="left")
