@@ -448,14 +448,14 @@ def test_vmcore_figures_shown_when_a_dump_is_loaded():
             assert "flattened-kdump" in text and "made by qemu" in text
             await jump(pilot, "gpu-mem")
             text = details_text(app)
-            assert "In the loaded dump" in text and "covered" in text
+            assert "In this dump file" in text and "covered" in text
     run(go())
     # without a dump there is no dump panel at all
     async def go2():
         app = MemmapApp(rsv())
         async with app.run_test(size=SIZE) as pilot:
             await jump(pilot, "gpu-mem")
-            assert "In the loaded dump" not in details_text(app)
+            assert "In this dump file" not in details_text(app)
     run(go2())
 
 

@@ -213,7 +213,7 @@ def test_dump_column_matches_readelf_for_makedumpfile_elf(d31_elf_rebuilt):  # n
             await pilot.pause()
             from tests.test_tui_app import details_text
             text = details_text(app)
-            assert "In the loaded dump" in text and "map" in text
+            assert "In this dump file" in text and "map" in text
     run(go())
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from memmap_tui.core.estimate import assumptions, estimate
+from memmap_tui.core.capture import assumptions, estimate
 from memmap_tui.core.model import MemoryMap
 from memmap_tui.core.policy import PolicyResults
 from memmap_tui.core.units import exact_size
 from memmap_tui.sources.mem_usage import MemUsage
 
-if TYPE_CHECKING:   # rich only for the text report; the dump index only with a dump
+if TYPE_CHECKING:   # rich only for the text report; the dump package only with a dump
     from rich.console import Console
 
     from memmap_tui.core.dump import DumpLayout
@@ -48,6 +48,8 @@ def render_projection(results: PolicyResults, layout: DumpLayout | None, mem_usa
                       dump_level: int, write_speed_mbps: float, console: "Console") -> None:
     from rich.table import Table
     from rich.text import Text
+
+    from memmap_tui.core.dump import project
     if layout is None and mem_usage is None:
         return
     table = Table(title="Projected dump per policy", title_justify="left")
@@ -57,7 +59,6 @@ def render_projection(results: PolicyResults, layout: DumpLayout | None, mem_usa
         table.add_column("saved", justify="right")
         table.add_column("on disk (projected)", justify="right")
         table.add_column("capture", justify="right")
-        from memmap_tui.core.dump import project
         for p, pr in project(layout, results, write_speed_mbps).items():
             disk = "?" if pr.on_disk_bytes is None else exact_size(pr.on_disk_bytes)
             secs = "?" if pr.capture_seconds is None else f"{pr.capture_seconds:.1f} s"

@@ -25,6 +25,7 @@ from memmap_tui.tui.keys import bindings
 from memmap_tui.tui.main_screen import MainScreen
 from memmap_tui.tui.export_dialog import ExportScreen
 from memmap_tui.tui.selection import Selection, SelKind
+from memmap_tui.tui.speed import WriteSpeedScreen
 from memmap_tui.tui.state import TuiState
 from memmap_tui.tui.theme import Palette, palette_of
 from memmap_tui.tui.widgets import RegionTree
@@ -246,3 +247,13 @@ class MemmapApp(App[None]):
                    "◐ partly, ○ not.",
         }.get(w.id if w else "", "? shows every key")
         self.notify(Text(text), title="Help", timeout=6)
+
+    # -- w: the write speed capture times assume (tui/speed.py) ------------------------------
+    def action_write_speed(self) -> None:
+        def done(chosen: tuple[float, str] | None) -> None:
+            if chosen is None:
+                return
+            self.state.capture.set_speed(*chosen, self.state.results)
+            self.main.after_speed_change()
+            self.notify(Text(f"write speed {chosen[0]:.4g} MB/s ({chosen[1]})"), title="Capture time")
+        self.push_screen(WriteSpeedScreen(self.state.capture), done)

@@ -19,13 +19,17 @@ from memmap_tui.core.policies import POLICIES, PROPOSAL_NOTE
 from memmap_tui.core.policy import TOGGLE_WHY, ToggleEffect, toggle_effect
 from memmap_tui.core.ranges import Range
 from memmap_tui.core.units import approx_size, compact_hex, exact_size, kernel_mem
+from memmap_tui.tui.capture_view import projection_note, projection_table
 from memmap_tui.tui.paths import shown_path
+from memmap_tui.tui.projection import IN_DUMP, UNFILTERED
 from memmap_tui.tui.selection import Selection, SelKind
 from memmap_tui.tui.state import GROUPS, TuiState, dump_mark_of
 from memmap_tui.tui.theme import (BAND_GLYPH, BAND_LABEL, DEFAULT, DUMP_GLYPH, DUMP_LABEL, DUMP_WHY,
                                   VMCORE_GLYPH, Palette)
 
 OVERVIEW_FINDINGS_PER_CODE = 5
+VMCORE_HEADING = f"In the {UNFILTERED}"   # per-policy bytes: RAM PT_LOADs, before any filtering
+DUMP_HEADING = IN_DUMP[0].upper() + IN_DUMP[1:]
 # the export dialog's result lines (it predates the palette): the default theme's level styles
 LEVEL_STYLE = DEFAULT.level
 
@@ -155,7 +159,7 @@ class Details:
         return Group(self.heading(f"{title} — {len(regions)} region{'s' * (len(regions) != 1)}, "
                                   f"{exact_size(total)}"),
                      self.policy_table(regions),
-                     Text("bytes of each region in the vmcore, per policy", style=self.pal.muted))
+                     Text(f"bytes of each region in the {UNFILTERED}, per policy", style=self.pal.muted))
 
     def overview(self) -> RenderableType:
         state, mm, pal = self.state, self.state.mm, self.pal
@@ -176,7 +180,8 @@ class Details:
         parts.append(t)
         dump = self.dump_overview()
         if dump is not None:
-            parts += [self.heading("vmcore"), dump]
+            parts += [self.heading("Loaded dump"), dump, self.heading("Projected dump per policy"),
+                      projection_table(state, pal), projection_note(state, pal)]
         if state.kind_totals():
             parts += [self.heading("Totals per kind"), self.kind_totals()]
         parts.append(self.heading(f"Findings ({len(mm.findings)})"))
@@ -209,7 +214,7 @@ class Details:
             self._kv(info, "placed by", region.placement_source)
         parts.append(info)
 
-        parts.append(self.heading("In the vmcore"))
+        parts.append(self.heading(VMCORE_HEADING))
         why = state.results.why(region)
         # a grid: the why line wraps inside its own column, under the policy name
         pt = Table.grid(padding=(0, 1))
@@ -263,7 +268,7 @@ class Details:
         if state.loaded.dump is not None:
             dump_block = self.dump_region(region)
             if dump_block is not None:
-                parts += [self.heading("In the loaded dump"), dump_block]
+                parts += [self.heading(DUMP_HEADING), dump_block]
 
         if region.properties:
             parts.append(self.heading("DT properties"))
@@ -305,7 +310,8 @@ class Details:
         if placed:
             self._kv(t, "map", self._mark(dump_mark_of(placed, st.covered_bytes, st.present_bytes)))
         self._kv(t, "covered", f"{exact_size(st.covered_bytes)} by the dump's segments")
-        self._kv(t, "present", f"{exact_size(st.present_bytes)} of page data")
+        self._kv(t, "present", f"{exact_size(st.present_bytes)} of pages held"
+                 + (" (zero pages too)" if st.zero_pages else ""))
         if st.excluded_pages:
             self._kv(t, "filtered", f"{st.excluded_pages:,} pages ({exact_size(st.excluded_pages * page)}) "
                                     "excluded by the dump level")
@@ -338,8 +344,9 @@ class Details:
                  + (f", dump level {layout.dump_level}" if layout.dump_level is not None else "")
                  + (f", made by {layout.producer}" if layout.producer else ""))
         tot = account.totals
-        self._kv(grid, "holds", f"{exact_size(tot.covered_bytes)} covered, {exact_size(tot.present_bytes)} present"
-                 + ("" if tot.on_disk_bytes is None else f", {exact_size(tot.on_disk_bytes)} on disk"))
+        self._kv(grid, IN_DUMP, f"{exact_size(tot.covered_bytes)} covered, {exact_size(tot.present_bytes)} present"
+                 + ("" if tot.on_disk_bytes is None else f", {exact_size(tot.on_disk_bytes)} of pages on disk")
+                 + ("" if layout.dump_size_bytes is None else f"; file {exact_size(layout.dump_size_bytes)}"))
         verdict = state.dump_verdict()
         if verdict is not None:
             v = Text(verdict.text, style=pal.ok if verdict.matches else pal.warn)
@@ -361,7 +368,7 @@ class Details:
         taken = sum(x.size_bytes for r in inside for x in r.ranges if x.overlaps(bank))
         t.append(f"{len(inside)} reserved region{'s' * (len(inside) != 1)} inside, {exact_size(taken)} in total\n",
                  style=pal.muted)
-        parts: list[RenderableType] = [title, t, self.heading("In the vmcore")]
+        parts: list[RenderableType] = [title, t, self.heading(VMCORE_HEADING)]
         pt = Table.grid(padding=(0, 1))
         pt.add_column(no_wrap=True)
         pt.add_column(justify="right", no_wrap=True)
@@ -371,7 +378,7 @@ class Details:
         parts.append(pt)
         dump = self.dump_range(bank)
         if dump is not None:
-            parts += [self.heading("In the loaded dump"), dump]
+            parts += [self.heading(DUMP_HEADING), dump]
         io = state.iomem_overlapping(bank)
         if io:
             out = Text("\n").join(iomem_line(e) for e in io[:60])
@@ -396,5 +403,5 @@ class Details:
                  "(collapsed to one row on the map)")]
         dump = self.dump_range(rng)
         if dump is not None:
-            parts += [self.heading("In the loaded dump"), dump]
+            parts += [self.heading(DUMP_HEADING), dump]
         return Group(*parts)

@@ -15,6 +15,7 @@ from textual.widgets import Footer, Static, Tree
 
 from memmap_tui.tui import selection as sel
 from memmap_tui.tui.bandmap import ZOOM_LEVELS, BandMap
+from memmap_tui.tui.capture_view import CaptureCaption
 from memmap_tui.tui.details import Details
 from memmap_tui.tui.selection import Selection
 from memmap_tui.tui.state import TuiState
@@ -34,6 +35,7 @@ class MainScreen(Screen[None]):
         super().__init__()
         self.state = state
         self._from_tree = False
+        self.set_class(state.loaded.dump is not None, "-dump")   # four-line cards
 
     def compose(self) -> ComposeResult:
         yield InfoHeader(self.state, id="header")
@@ -47,6 +49,7 @@ class MainScreen(Screen[None]):
                 yield MapLegend(id="map-legend")
             with VerticalScroll(id="details-scroll"):
                 yield Static(id="details")
+        yield CaptureCaption(self.state, id="capture-caption")   # what the cards' figures are
         yield SavingsBar(self.state, id="savings")
         yield Footer()
 
@@ -134,6 +137,11 @@ class MainScreen(Screen[None]):
     def update_legend(self) -> None:
         bm = self.query_one(BandMap)
         self.query_one(MapLegend).show(bm.zoom_index, len(ZOOM_LEVELS), dump=self.state.loaded.dump is not None)
+
+    def after_speed_change(self) -> None:
+        """`w`: capture times changed on the caption, the cards and the details."""
+        self.query_one(CaptureCaption).refresh()
+        self.after_policy_switch()
 
     def after_toggle(self, region_id: str) -> None:
         """One region's linux,no-dump changed: its tree line, its bands, the cards, the header and

@@ -18,6 +18,7 @@ from memmap_tui.core.ranges import Range
 from memmap_tui.core.units import exact_size
 from memmap_tui.inputs import Loaded
 from memmap_tui.tui import selection as sel
+from memmap_tui.tui.projection import Capture
 from memmap_tui.tui.selection import Selection
 
 
@@ -50,8 +51,10 @@ class TuiState:
     _verdict: Verdict | None = None
     _presence: dict[tuple[int, int], tuple[int, int]] = field(default_factory=dict)
     _starts: dict[str, list[int]] = field(default_factory=dict)   # per policy: dumped range starts
+    capture: Capture = field(init=False)   # write speed + the loaded dump's projection per policy
 
     def __post_init__(self) -> None:
+        self.capture = Capture(self.loaded.dump, self.loaded.options.write_speed_mbps)
         self.recompute()
 
     @property
@@ -60,12 +63,13 @@ class TuiState:
 
     @property
     def write_speed_mbps(self) -> float:
-        return self.loaded.options.write_speed_mbps
+        return self.capture.write_speed_mbps
 
     def recompute(self) -> None:
         self.results = evaluate(self.mm)
         self._starts = {}
         self._verdict = None   # the dump check depends on the toggles; the accounting does not
+        self.capture.update(self.results)   # only the policies whose ranges changed
 
     # -- the loaded vmcore (core.dump, when a dump is loaded) ------------------------------
     def dump_account(self) -> DumpAccount | None:

@@ -15,6 +15,7 @@ from memmap_tui.core.naming import display_name
 from memmap_tui.core.policies import POLICIES, PROPOSAL_NOTE
 from memmap_tui.core.units import capture_seconds, compact_hex, duration_text, exact_size, short_size
 from memmap_tui.tui import selection as sel
+from memmap_tui.tui.capture_view import dump_card_lines
 from memmap_tui.tui.keys import bindings
 from memmap_tui.tui.paths import shorten_middle, shown_path
 from memmap_tui.tui.selection import Selection
@@ -296,7 +297,7 @@ class PolicyCard(Static):
         self.post_message(self.Chosen(self.policy))
 
     def lines(self, width: int) -> list[list[tuple[str, Style]]]:
-        """Three lines, each the longest variant that fits `width` (figures are never cut)."""
+        """Three lines (four with a dump), each the longest variant that fits `width` (figures are never cut)."""
         res = self.state.results[self.policy]
         mm, pal = self.state.mm, self.app.palette
         speed = self.state.write_speed_mbps
@@ -306,7 +307,8 @@ class PolicyCard(Static):
             share = 100 * res.dumped_bytes / mm.ram.size_bytes
             first = [[name, (f"  {share:.1f} % of RAM", pal.muted)], [name, (f" {share:.0f}%", pal.muted)], [name]]
             secs = capture_seconds(res.dumped_bytes, speed)
-            second = [[(f"  {short_size(res.dumped_bytes)} · {duration_text(secs)}", pal.text)],
+            second = [[(f"  unfiltered {short_size(res.dumped_bytes)} · {duration_text(secs)}", pal.text)],
+                      [(f"  {short_size(res.dumped_bytes)} · {duration_text(secs)}", pal.text)],
                       [(f"  {short_size(res.dumped_bytes)}", pal.text)]]
         else:
             first = [[name]]
@@ -319,11 +321,14 @@ class PolicyCard(Static):
             style = pal.ok + Style(bold=True) if saved else pal.muted
             third = [[(f"  saves {short_size(saved)}", style), (f" −{duration_text(secs)}", pal.ok)],
                      [(f"  saves {short_size(saved)}", style)], [(f"  −{short_size(saved)}", style)]]
+        rows = [first, second, third]
+        if self.state.loaded.dump is not None and res.dumped_bytes is not None:
+            rows = [first, *dump_card_lines(self.state, self.policy, pal)]   # capture_view.py
         out = []
-        for variants in (first, second, third):
+        for variants in rows:
             fits = [v for v in variants if sum(len(s) for s, _ in v) <= width]
             out.append(fits[0] if fits else variants[-1])
-        if POLICIES[self.policy].drops_entry is not None and (res.savings_bytes == 0 or capture_seconds(res.savings_bytes, speed) < 0.05):
+        if len(rows) == 3 and POLICIES[self.policy].drops_entry is not None and (res.savings_bytes == 0 or capture_seconds(res.savings_bytes, speed) < 0.05):
             out[2] = [x for x in out[2] if not x[0].startswith(" −")]
         return out
 

@@ -27,9 +27,9 @@ from memmap_tui.core.dump.bitmap_index import PAGE_DESC_BYTES, Bitmap, BitmapInd
 from memmap_tui.core.dump.elf_index import Segment, SegmentIndex
 from memmap_tui.core.dump.layout import DumpLayout
 from memmap_tui.core.dump.page_index import PageIndex, RangeStats
-from memmap_tui.core.dump.projection import Projection, project
+from memmap_tui.core.dump.projection import Projection, project, project_policy
 from memmap_tui.core.dump.verdict import NamedRange, PolicyDiff, Verdict, check_policy
 
 __all__ = ["AccountRow", "DumpAccount", "account_dump", "PAGE_DESC_BYTES", "Bitmap", "BitmapIndex",
            "DescStats", "Segment", "SegmentIndex", "DumpLayout", "PageIndex", "RangeStats",
-           "NamedRange", "PolicyDiff", "Verdict", "check_policy", "Projection", "project"]
+           "NamedRange", "PolicyDiff", "Verdict", "check_policy", "Projection", "project", "project_policy"]

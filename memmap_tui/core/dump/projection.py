@@ -21,10 +21,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from memmap_tui.core.dump.layout import DumpLayout
-from memmap_tui.core.dump.page_index import sum_stats
+from memmap_tui.core.dump.page_index import RangeStats, sum_stats
 from memmap_tui.core.policies import POLICIES, TODAY
 from memmap_tui.core.policy import PolicyResults
 from memmap_tui.core.units import capture_seconds
+# what the figures assume and the --mem-usage estimate need no dump: core/capture.py, so a
+# DTB-only `report --json` never imports this package
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +37,7 @@ class Projection:
     on_disk_bytes: int | None        # None: the dump's descriptors are cut, sizes unknown
     saved_on_disk_bytes: int | None
     capture_seconds: float | None    # on_disk_bytes at the assumed write speed
+    dropped: RangeStats              # the dump's figures inside the ranges the policy newly excludes
 
     def as_dict(self) -> dict:
         return {"present_bytes": self.present_bytes, "saved_bytes": self.saved_bytes,
@@ -44,16 +47,16 @@ class Projection:
 
 def project(layout: DumpLayout, results: PolicyResults, write_speed_mbps: float) -> dict[str, Projection]:
     """Per registered policy, the reference dump minus what the policy newly excludes."""
+    return {p.id: project_policy(layout, results, p.id, write_speed_mbps) for p in POLICIES}
+
+
+def project_policy(layout: DumpLayout, results: PolicyResults, policy_id: str,
+                   write_speed_mbps: float) -> Projection:
+    """One policy's projection: a toggle changes one policy, so a view recomputes only that one."""
     totals = layout.totals()
     size = layout.dump_size_bytes
-    baseline = results[TODAY.id].dumped
-    out: dict[str, Projection] = {}
-    for policy in POLICIES:
-        dropped = baseline - results[policy.id].dumped
-        cut = sum_stats(layout.stats(list(dropped)))
-        present = totals.present_bytes - cut.present_bytes
-        disk = None if size is None or cut.on_disk_bytes is None else size - cut.on_disk_bytes
-        out[policy.id] = Projection(
-            policy.id, present, cut.present_bytes, disk, cut.on_disk_bytes,
-            None if disk is None else capture_seconds(disk, write_speed_mbps))
-    return out
+    cut = sum_stats(layout.stats(list(results[TODAY.id].dumped - results[policy_id].dumped)))
+    present = totals.present_bytes - cut.present_bytes
+    disk = None if size is None or cut.on_disk_bytes is None else size - cut.on_disk_bytes
+    return Projection(policy_id, present, cut.present_bytes, disk, cut.on_disk_bytes,
+                      None if disk is None else capture_seconds(disk, write_speed_mbps), cut)

@@ -1,6 +1,8 @@
-"""Filtered dump sizes without a dump: what the figures assume, and the per-policy range a
-`makedumpfile --mem-usage` page-count table allows (domain.md §5). Light on purpose: a
-DTB-only `report --json` imports it, never the dump readers."""
+"""What capture figures assume, and the filtered size estimated from page counts alone.
+
+No dump is needed for either: kept apart from `core.dump` (which the projection from a loaded
+dump lives in) so a report without `--vmcore` never loads the dump package.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from memmap_tui.core.policies import POLICIES, TODAY
 from memmap_tui.core.policy import PolicyResults
 
 if TYPE_CHECKING:
-    from memmap_tui.core.dump import DumpLayout
+    from memmap_tui.core.dump.layout import DumpLayout
 
 
 def assumptions(layout: DumpLayout | None, write_speed_mbps: float, source: str) -> dict:
