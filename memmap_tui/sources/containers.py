@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from memmap_tui.sources import android
 from memmap_tui.sources.decompress import compression_of, unwrap
 from memmap_tui.sources.dt_dir import looks_like_dt_dir, read_dt_dir
-from memmap_tui.sources.dtb import DtbBytes, DtbInfo, compile_dts, decode_dtb
+from memmap_tui.sources.dtb import DtbBytes, DtbInfo, compile_dts, decode_read
 from memmap_tui.sources.errors import InputError, read_input_bytes
 from memmap_tui.sources.fdt_blob import FDT_MAGIC, FdtError, parse_fdt, prop_string, prop_strings
 from memmap_tui.sources.fit import fit_dtbs, is_fit
@@ -310,13 +310,6 @@ def choose(source: DtbSource, pick: str | None) -> DtbCandidate:
 
 def load_candidate(cand: DtbCandidate, source: DtbSource, label: str, *, kernel: str) -> DtbInfo:
     """Decode the chosen device tree exactly as a plain DTB file would be."""
-    try:
-        blob = parse_fdt(cand.data)
-    except FdtError as e:
-        raise InputError(label, str(e)) from None
-    info = decode_dtb(blob, path=label, kernel=kernel)
-    info.compiled_from = source.compiled_from
-    if source.plain:   # what export patches, and the files it must never write over
-        info.read = DtbBytes(cand.data, source.path, compiled_from=source.compiled_from,
-                             sources=source.sources or (source.path,))
-    return info
+    read = DtbBytes(cand.data, source.path, compiled_from=source.compiled_from,
+                    sources=source.sources or (source.path,))
+    return decode_read(read, label=label, kernel=kernel, keep=source.plain)

@@ -155,14 +155,20 @@ def _cpp_marker_files(preprocessed: bytes) -> list[str]:
 # -- decoding ----------------------------------------------------------------------
 
 def load_dtb(path: str, *, kernel: str = "7.2", include_dirs: tuple[str, ...] = ()) -> DtbInfo:
-    read = read_dtb_bytes(path, include_dirs)
+    return decode_read(read_dtb_bytes(path, include_dirs), label=path, kernel=kernel)
+
+
+def decode_read(read: DtbBytes, *, label: str, kernel: str, keep: bool = True) -> DtbInfo:
+    """Parse and decode the blob loading read; `keep` remembers the bytes on the result
+    (what export patches, and the files it must never write over)."""
     try:
         blob = parse_fdt(read.data)
     except FdtError as e:
-        raise InputError(path, str(e)) from None
-    info = decode_dtb(blob, path=path, kernel=kernel)
+        raise InputError(label, str(e)) from None
+    info = decode_dtb(blob, path=label, kernel=kernel)
     info.compiled_from = read.compiled_from
-    info.read = read
+    if keep:
+        info.read = read
     return info
 
 
