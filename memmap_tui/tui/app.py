@@ -27,13 +27,13 @@ from memmap_tui.tui.export_dialog import ExportScreen
 from memmap_tui.tui.selection import Selection, SelKind
 from memmap_tui.tui.speed import WriteSpeedScreen
 from memmap_tui.tui.state import TuiState
-from memmap_tui.tui.theme import Palette, palette_of
+from memmap_tui.tui.theme import PaletteMixin
 from memmap_tui.tui.widgets import RegionTree
 
 PROPOSAL_SHORT = "(v1 proposal only — not mainline)"
 
 
-class MemmapApp(App[None]):
+class MemmapApp(PaletteMixin, App[None]):
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses (bench, tests) live elsewhere
     TITLE = "memmap-tui"
     NOTIFICATION_TIMEOUT = 3   # quick toggles/undos stacked 5 s toasts over the details at 80x24
@@ -48,21 +48,12 @@ class MemmapApp(App[None]):
         self._proposal_told = False
         self._last_toast: Notification | None = None
         self._toast_repeats = 1
-        self._palette: tuple[tuple[str, bool], Palette] | None = None
-        self._palette: tuple[tuple[str, bool], Palette] | None = None
 
     def get_default_screen(self) -> MainScreen:
         return self.main
 
     def on_mount(self) -> None:
         self.theme_changed_signal.subscribe(self, lambda _theme: self.main.after_theme_change())
-
-    @property
-    def palette(self) -> Palette:
-        """The theme's palette; `theme_variables` costs a full CSS-variable pass, so once per theme."""
-        if self._palette is None or self._palette[0] != (self.theme, self.ansi_color):
-            self._palette = ((self.theme, self.ansi_color), palette_of(self.theme_variables))
-        return self._palette[1]
 
     def notify(self, message, *, title: str = "", severity="information", timeout: float | None = None,
                markup: bool = True) -> None:

@@ -22,6 +22,7 @@ from memmap_tui.report.diff_doc import pair_range, pair_text, pair_title, signed
 from memmap_tui.tui.bandmap import DEFAULT_ZOOM, ZOOM_LEVELS
 from memmap_tui.tui.diff_layout import change_index, diff_layout
 from memmap_tui.tui.diff_map import DiffMap
+from memmap_tui.tui.theme import PaletteMixin
 
 NARROW_WIDTH = 120   # below this the maps stack (A above B) and the change list shrinks
 
@@ -63,7 +64,7 @@ class PolicyDeltaCard(Static):
         return text
 
 
-class DiffApp(App[None]):
+class DiffApp(PaletteMixin, App[None]):
     CSS_PATH = Path(__file__).with_name("diff_app.tcss")
     TITLE = "memmap-tui diff"
     BINDINGS = [

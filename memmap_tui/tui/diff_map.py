@@ -18,10 +18,9 @@ from memmap_tui.core.units import compact_hex, exact_size
 from memmap_tui.report.names import region_title
 from memmap_tui.tui.diff_layout import DiffRow
 from memmap_tui.tui.state import dump_mark_of
-from memmap_tui.tui.style import BAND_GLYPH, BAND_LABEL, DUMP_FG, DUMP_GLYPH, band_style
+from memmap_tui.tui.theme import BAND_GLYPH, BAND_LABEL, DUMP_GLYPH
 
 CHANGED_MARK = "◆"   # a band of a region that changed (added, removed, moved, resized, re-flagged)
-MARK_STYLE = Style(color="#ffd75f", bold=True)
 
 
 class DiffMap(ScrollView, can_focus=True):
@@ -94,18 +93,19 @@ class DiffMap(ScrollView, can_focus=True):
         in_band = row - r.first_row
         selected = r.change is not None and r.change == self.selected_change
         mark = (CHANGED_MARK if in_band == 0 else "┃") if r.change is not None else " "
-        mark_style = MARK_STYLE + Style(bgcolor=plain.bgcolor, reverse=selected)
-        dim = Style(color="#8a8f98", bgcolor=plain.bgcolor)
+        pal = self.app.palette
+        mark_style = pal.accent + Style(bgcolor=plain.bgcolor, reverse=selected)
+        dim = Style(color=pal.muted.color, bgcolor=plain.bgcolor)
         ruler = (compact_hex(r.range.start) if in_band == 0 else "┆").rjust(self._ruler_width)
         bar_w = max(3, min(8, (width - self._ruler_width - 4) // 5))
         label = self._label(r, band, rid, in_band)
         lstyle = dim if in_band else Style(color=plain.color, bgcolor=plain.bgcolor, bold=selected)
         cells = [Segment(mark, mark_style), Segment(ruler + " ", dim if in_band else plain),
-                 Segment(BAND_GLYPH[band] * bar_w, band_style(band))]
+                 Segment(BAND_GLYPH[band] * bar_w, pal.band_fill[band])]
         if self._marks:
             dm = self._marks[self._row_index[row]]
             cells.append(Segment(" " if dm == "absent" and band is Band.HOLE else DUMP_GLYPH[dm],
-                                 Style(color=DUMP_FG[dm], bgcolor=plain.bgcolor)))
+                                 Style(color=pal.dump_fg[dm].color, bgcolor=plain.bgcolor)))
         return Strip([*cells, Segment(" ", plain), Segment(label, lstyle)]).adjust_cell_length(width, plain)
 
     def _label(self, r: DiffRow, band: Band, rid: str | None, in_band: int) -> str:

@@ -164,6 +164,21 @@ def palette_of(variables: Mapping[str, str]) -> Palette:
     return pal
 
 
+class PaletteMixin:
+    """`app.palette` for an App: `theme_variables` costs a full CSS-variable pass, so the
+    palette is recomputed only when the theme (or ANSI mode) changes."""
+
+    _palette_key: tuple[str, bool] | None = None
+    _palette_value: Palette | None = None
+
+    @property
+    def palette(self) -> Palette:
+        key = (self.theme, self.ansi_color)
+        if self._palette_value is None or self._palette_key != key:
+            self._palette_key, self._palette_value = key, palette_of(self.theme_variables)
+        return self._palette_value
+
+
 # Textual's default dark theme: for renderings made before an app exists (and the export
 # dialog's result lines, which predate the palette).
 DEFAULT = palette_of({})
