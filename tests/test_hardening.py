@@ -19,7 +19,9 @@ from memmap_tui.core.ranges import RangeSet, overlapping_pairs
 from memmap_tui.core.units import memparse
 from memmap_tui.sources.dtb import decode_dtb
 from memmap_tui.sources.errors import InputError, read_text_input
-from memmap_tui.sources.fdt_blob import FDT_MAX_DEPTH, FdtError, cells_to_int, parse_fdt, prop_tuples
+from memmap_tui.sources.fdt_blob import (
+    FDT_MAX_DEPTH, FdtError, cells_to_int, describe_prop, parse_fdt, prop_tuples,
+)
 from memmap_tui.sources.iomem import parse_iomem
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
@@ -119,6 +121,12 @@ def test_address_cells_200_decodes_to_a_finding_not_a_crash():
                                                            memory=(1, 1 << 40)))))
     assert any(f.code == "odd-cells" for f in info.findings)
     assert all(r.end <= 1 << 64 for reg in info.regions for r in reg.ranges)
+
+
+def test_long_property_description_is_cut():
+    text = describe_prop(fb.cells(*range(1 << 20)))
+    assert len(text) < 20_000 and text.endswith("(4,194,304 bytes)") and text.startswith("<0x0 0x1 ")
+    assert describe_prop(fb.cells(1, 2)) == "<0x1 0x2>"
 
 
 # -- sweep line / bisection: counted operations ----------------------------------------------

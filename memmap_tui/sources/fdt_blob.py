@@ -255,10 +255,17 @@ def prop_string(value: bytes) -> str:
     return strings[0] if strings else ""
 
 
+DESCRIBE_MAX_BYTES = 1024  # the details panel shows the head of a longer value and its length
+
+
 def describe_prop(value: bytes) -> str:
-    """Readable rendering for the details panel, dtc-like."""
+    """Readable rendering for the details panel, dtc-like; long values are cut (never a
+    multi-GB string for a hostile 200 MiB property)."""
     if not value:
         return "(empty)"
+    if len(value) > DESCRIBE_MAX_BYTES:
+        head = value[:DESCRIBE_MAX_BYTES - DESCRIBE_MAX_BYTES % 4]
+        return f"{describe_prop(head)} … ({len(value):,} bytes)"
     printable = value.endswith(b"\0") and all(
         32 <= b < 127 or b == 0 for b in value) and b"\0\0" not in value and value[0] != 0
     if printable:
