@@ -13,7 +13,9 @@ import pytest
 from conftest import REPO
 from memmap_tui.inputs import Options, load
 from memmap_tui.tui.app import MemmapApp
-from memmap_tui.tui.export_dialog import ExportScreen, PathLine, shorten_middle
+from memmap_tui.tui import selection as sel
+from memmap_tui.tui.export_dialog import ExportScreen, PathLine
+from memmap_tui.tui.paths import shorten_middle
 
 SAMPLE = REPO / "sample-data"
 needs_dtc = pytest.mark.skipif(shutil.which("dtc") is None, reason="dtc not installed")
@@ -30,7 +32,7 @@ def sample_app() -> MemmapApp:
 
 
 async def open_dialog(app: MemmapApp, pilot) -> ExportScreen:
-    app.select("region:/reserved-memory/camera@a4000000")
+    app.select(sel.region("/reserved-memory/camera@a4000000"))
     await pilot.pause()
     await pilot.press("n")
     await pilot.pause()
@@ -52,7 +54,8 @@ async def result_text(screen: ExportScreen, pilot, until: tuple[str, ...]) -> st
 def test_shorten_middle_keeps_both_ends():
     path = "/home/someone/very/long/build/tree/arch/arm64/boot/dts/vendor/board.dtb"
     short = shorten_middle(path, 30)
-    assert len(short) == 30 and short.startswith("/home/som") and short.endswith("vendor/board.dtb")
+    # the one shortener of tui/paths.py: the file name whole, the start kept, the middle cut
+    assert len(short) == 30 and short.startswith("/home/som") and short.endswith("…/board.dtb")
     assert "…" in short
     assert shorten_middle("board.dtb", 30) == "board.dtb"
 

@@ -219,15 +219,23 @@ def test_tools_get_no_stdin_and_absolute_paths(tmp_path: Path, monkeypatch):
 
 # -- big and deep trees ----------------------------------------------------------------------
 
-def test_a_2000_deep_tree_exports(tmp_path: Path):
+def test_a_2000_deep_tree_is_refused_cleanly_and_a_deep_legal_one_exports(tmp_path: Path):
+    # drivers/of/fdt.c unflatten_dt_nodes() skips nodes below FDT_MAX_DEPTH (64): the reader
+    # refuses such a blob (an export would silently differ from what the kernel sees)
     src = tmp_path / "deep.dtb"
     src.write_bytes(fdt_gen.board([fdt_gen.deep_chain(2000)]))
     proc = run_cli("export", src, "--no-dump", "buf@90000000", "-o", tmp_path / "out.dtb")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and "64 levels" in proc.stderr
+    assert not (tmp_path / "out.dtb").exists()
+    legal = tmp_path / "legal.dtb"
+    legal.write_bytes(fdt_gen.board([fdt_gen.deep_chain(60)]))
+    proc = run_cli("export", legal, "--no-dump", "buf@90000000", "-o", tmp_path / "out.dtb")
     assert proc.returncode == 0, proc.stderr
     from memmap_tui.sources.fdt_blob import parse_fdt
     out = parse_fdt((tmp_path / "out.dtb").read_bytes())
     assert "linux,no-dump" in out.get("/reserved-memory/buf@90000000").props
-    assert len(out.nodes_by_path) == len(parse_fdt(src.read_bytes()).nodes_by_path)
+    assert len(out.nodes_by_path) == len(parse_fdt(legal.read_bytes()).nodes_by_path)
 
 
 def test_string_table_work_is_linear_in_names():

@@ -98,10 +98,11 @@ def test_served_app_renders_toggles_and_downloads_an_export(server):
             page.goto(url)
 
             # the page loads and the map renders (bands, tree and cards of the demo board)
-            wait_for(page, lambda: "Reserved memory" in screen_text() and "camera@a4000000" in screen_text(),
+            # (regions are shown by their display name: the camera carveout's label)
+            wait_for(page, lambda: "Reserved memory" in screen_text() and "camera_mem" in screen_text(),
                      "the map")
             assert page.locator("#terminal canvas").count() > 0
-            assert "unsaved toggle" not in screen_text()
+            assert "unexported toggle" not in screen_text()
 
             # a key toggles: jump to the camera carveout, `n` (each step waits for the app's
             # answer on the wire: keys typed before the jump box is open would hit bindings)
@@ -116,7 +117,7 @@ def test_served_app_renders_toggles_and_downloads_an_export(server):
             page.keyboard.press("Enter")
             wait_for(page, lambda: "camera_mem" in since(mark), "the selection")
             page.keyboard.press("n")
-            wait_for(page, lambda: "1 unsaved toggle" in screen_text(), "the toggle")
+            wait_for(page, lambda: "1 unexported toggle" in screen_text(), "the toggle")
 
             # an export downloads: `e`, ctrl+s -> written on the server and delivered to the browser
             page.keyboard.press("e")

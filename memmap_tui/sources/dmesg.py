@@ -30,14 +30,14 @@ _POOL_6X = re.compile(r"Reserved memory: created ([A-Za-z][A-Za-z ]{0,40}?) pool
                       r"size (\d{1,12}) MiB")
 _INIT_6X = re.compile(r"OF: reserved mem: initialized node (\S+) compatible id (\S+)")
 _RMEM_7X = re.compile(
-    r"OF: reserved mem: (0x[0-9a-fA-F]+)\.\.(0x[0-9a-fA-F]+) \((\d+) KiB\) (nomap|map) "
+    r"OF: reserved mem: (0x[0-9a-fA-F]{1,16})\.\.(0x[0-9a-fA-F]{1,16}) \((\d{1,20}) KiB\) (nomap|map) "
     r"(reusable|non-reusable) (?:(dump|no-dump) )?(\S+)")
 _INIT_FAIL = re.compile(r"OF: reserved mem: node (\S+) compatible matching fail")
 _CRASH_FAIL = re.compile(r"cannot allocate crashkernel(?: low memory)? \(size:0x[0-9a-fA-F]+\)"
                          r"|crashkernel reservation failed - memory is in use")
 _FAILED = re.compile(r"failed to (reserve|allocate) memory for node '([^']+)'")
-_CRASH = re.compile(r"crashkernel (low memory )?reserved: (0x[0-9a-fA-F]+) - (0x[0-9a-fA-F]+)")
-_CRASH_CMA = re.compile(r"crashkernel CMA reserved: (\d+) MB in (\d+) ranges")
+_CRASH = re.compile(r"crashkernel (low memory )?reserved: (0x[0-9a-fA-F]{1,16}) - (0x[0-9a-fA-F]{1,16})\b")
+_CRASH_CMA = re.compile(r"crashkernel CMA reserved: (\d{1,12}) MB in (\d{1,4}) ranges")
 _CMDLINE = re.compile(r"Kernel command line: (.*)$")
 _UNSUPPORTED = re.compile(r"Reserved memory: unsupported node format")
 _MODEL = re.compile(r"Machine model: (.*)$")
