@@ -77,14 +77,14 @@ def _(d):
     return ["report", "--json", "--iomem", str(d / "iomem")]
 
 
-@case("dmesg-long-pool-line", owner="H (sources/dmesg.py `(.+?) pool at` regex)")
+@case("dmesg-long-pool-line")
 def _(d):
     # Every repeat of the prefix starts another lazy scan to the end of the line: O(n²).
     (d / "dmesg").write_text("Reserved memory: created " * 20_000 + "\n")
     return ["report", "--json", str(_small_dtb(d)), "--dmesg", str(d / "dmesg")]
 
 
-@case("dmesg-5000-digits", owner="H (sources/dmesg.py: int() of unbounded decimal)")
+@case("dmesg-5000-digits")
 def _(d):
     (d / "dmesg").write_text("[    0.000000] Reserved memory: created CMA memory pool at "
                              "0x0000000058000000, size " + "9" * 5000 + " MiB\n")
@@ -132,7 +132,7 @@ def _(d):
     return ["report", "--json", str(_small_dtb(d)), "--dmesg", str(_fifo(d, "dmesg"))]
 
 
-@case("vmcore-fifo", expect={2}, owner="C (sources/vmcore/: open_dump opens a FIFO and blocks)")
+@case("vmcore-fifo", expect={2})
 def _(d):
     return ["report", "--json", "--vmcore", str(_fifo(d, "vmcore"))]
 

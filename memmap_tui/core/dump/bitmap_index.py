@@ -35,6 +35,8 @@ class Bitmap:
     CHUNK = 1 << 13        # bytes per prefix entry: the most a rank query reads back
     READ = 1 << 22         # bytes per read while building (bounded memory)
     CACHE = 8              # chunks kept for rank queries that come in address order
+    SUB = 1 << 8           # bytes per in-chunk prefix entry of a cached chunk: a rank query
+                           # popcounts at most this many bytes (65k queries in one chunk stay cheap)
 
     def __init__(self, source: bytes | ByteSource, nbits: int | None = None, *,
                  size_bytes: int | None = None, runs_limit: int = 1_000_000) -> None:
@@ -48,7 +50,7 @@ class Bitmap:
         self.size_bytes = size_bytes
         self.nbits = size_bytes * 8 if nbits is None else min(nbits, size_bytes * 8)
         self.readable_bytes = 0            # bytes the source actually had
-        self._cache: OrderedDict[int, bytes] = OrderedDict()
+        self._cache: OrderedDict[int, tuple[bytes, array]] = OrderedDict()
         self._runs: list[tuple[int, int]] | None = []
         self._build(runs_limit)
 
@@ -87,11 +89,16 @@ class Bitmap:
                 runs.pop()
         self._runs = runs
 
-    def _chunk(self, k: int) -> bytes:
+    def _chunk(self, k: int) -> tuple[bytes, array]:
+        """Chunk k's bytes and its in-chunk prefix counts per SUB bytes (built once per load)."""
         hit = self._cache.get(k)
         if hit is None:
-            hit = self._source(k * self.CHUNK, self.CHUNK) if k * self.CHUNK < self.readable_bytes else b""
-            self._cache[k] = hit
+            data = self._source(k * self.CHUNK, self.CHUNK) if k * self.CHUNK < self.readable_bytes else b""
+            sub, total = array("I", [0]), 0
+            for off in range(0, len(data), self.SUB):
+                total += int.from_bytes(data[off:off + self.SUB], "little").bit_count()
+                sub.append(total)
+            hit = self._cache[k] = (data, sub)
             if len(self._cache) > self.CACHE:
                 self._cache.popitem(last=False)
         return hit
@@ -103,9 +110,10 @@ class Bitmap:
         k, inside = divmod(nbytes, self.CHUNK)
         count = self._prefix[k]
         if inside or rem:
-            data = self._chunk(k)
+            data, sub = self._chunk(k)
             if inside:
-                count += int.from_bytes(data[:inside], "little").bit_count()
+                j = min(inside // self.SUB, len(sub) - 1)
+                count += sub[j] + int.from_bytes(data[j * self.SUB:inside], "little").bit_count()
             if rem and inside < len(data):
                 count += (data[inside] & ((1 << rem) - 1)).bit_count()
         return count
@@ -117,7 +125,7 @@ class Bitmap:
         if not 0 <= bit < self.nbits:
             return False
         k, inside = divmod(bit >> 3, self.CHUNK)
-        data = self._chunk(k)
+        data, _ = self._chunk(k)
         return inside < len(data) and bool(data[inside] & (1 << (bit & 7)))
 
     @property
