@@ -111,7 +111,27 @@ async def all_shots(out: Path) -> list[Path]:
     if (CORPUS / "vmcore/qemu-aarch64.d31.kdump.meta-only").exists():
         # the support engineer's view: the real boot and its makedumpfile -d 31 dump
         shots.append(await shoot(real_boot_with_dump(), "vmcore", out, select="/reserved-memory/gpu-mem@50000000"))
+    if (CORPUS / "dtb/qcom/sdm845-oneplus-enchilada.dtb").exists():
+        shots.append(await diff_shot(out))
     return shots
+
+
+async def diff_shot(out: Path, size=(200, 60)) -> Path:
+    """`memmap-tui diff` on two boards of one SoC (sdm845 db845c → oneplus-enchilada), on the
+    second change; corpus paths relative to the working directory, as a user types them."""
+    from memmap_tui.diff_run import compare, load_side
+    from memmap_tui.tui.diff_app import DiffApp
+    rel = os.path.relpath(CORPUS / "dtb/qcom")
+    a = load_side(Options(dtb=f"{rel}/sdm845-db845c.dtb", ram=("4G@0x80000000",)))
+    b = load_side(Options(dtb=f"{rel}/sdm845-oneplus-enchilada.dtb", ram=("4G@0x80000000",)))
+    app = DiffApp(a, b, compare(a, b))
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        await pilot.press("n")
+        await pilot.pause(0.2)
+        path = out / "diff.svg"
+        app.save_screenshot(filename=path.name, path=str(out))
+    return path
 
 
 def main() -> int:
