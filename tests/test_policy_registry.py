@@ -122,3 +122,41 @@ def test_policy_ids_are_written_only_in_the_registry():
     for rel in REGISTRY_ONLY:
         assert not pattern.search((REPO / rel).read_text()), rel
     assert pattern.search((REPO / "memmap_tui/core/policies.py").read_text())
+
+
+def test_fourth_policy_in_the_tui():
+    """The TUI half: a card, a details row, the help table and `p` cycling reach the fourth
+    policy; no view names a policy of its own."""
+    import asyncio
+    import html
+
+    from memmap_tui.tui import selection as sel
+    from memmap_tui.tui.app import MemmapApp
+    from memmap_tui.tui.widgets import PolicyCard
+
+    def screen(app) -> str:
+        return html.unescape(re.sub(r"<[^>]+>", "", app.export_screenshot())).replace("\xa0", " ")
+
+    async def drive() -> None:
+        with registered(DROP_ALL):
+            app = MemmapApp(_demo())
+            async with app.run_test(size=(200, 50)) as pilot:
+                await pilot.pause()
+                cards = list(app.screen.query(PolicyCard))
+                assert len(cards) == 4
+                assert "drop-all-test" in "".join(str(c.render()) for c in cards)
+                app.select(sel.region("/reserved-memory/camera@a4000000"))
+                await pilot.pause()
+                assert "dropped by the test policy" in screen(app)
+                for _ in range(3):
+                    await pilot.press("p")
+                await pilot.pause()
+                assert app.state.policy == "drop-all-test"
+                await pilot.press("p")
+                await pilot.pause()
+                assert app.state.policy == "today"
+                await pilot.press("question_mark")
+                await pilot.pause()
+                assert "a throw-away test policy" in screen(app)
+
+    asyncio.run(drive())

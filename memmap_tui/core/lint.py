@@ -79,11 +79,11 @@ def lint(mm: MemoryMap) -> list[Finding]:
                                    "its edge pages stay in the neighbouring PT_LOADs", r.id))
                 break
 
-    # Reusable without a CMA driver: a plain reservation that exclude-reserved (v2+) would drop.
+    # Reusable without a CMA driver: a plain reservation the v2+ series would drop.
     for r in mm.regions:
         if r.reusable and not r.cma and r.reserves_memory and r.kind is RegionKind.REUSABLE:
             out.append(Finding(Level.INFO, "reusable-not-cma",
                                f"{r.name} is reusable but not a CMA pool (shared-dma-pool): "
-                               "exclude-reserved (v2+) drops it from the vmcore", r.id))
+                               "the v2+ series drops it from the vmcore (no rmem_cma_setup())", r.id))
 
     return out

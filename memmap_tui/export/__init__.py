@@ -7,7 +7,7 @@ caller already loaded (never reloaded here) and `source` the DTB bytes loading r
 written atomically (`targets`); any failure raises `InputError` and nothing is written.
 Every result carries the advice the user should read, worded once here for both the
 CLI and the TUI: the v1-only property, the per-node effect, strict bindings, and the
-`exclude-reserved` figure that needs no DT change.
+figures of the policies that need no DT change.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Iterable
 
 from memmap_tui.core.model import Finding, Level, MemoryMap, Region
+from memmap_tui.core.policies import POLICIES, PROPOSAL_NOTE, TODAY
 from memmap_tui.core.policy import TOGGLE_WHY, ToggleEffect, evaluate, honours_proposals, toggle_effect
 from memmap_tui.core.units import exact_size
 from memmap_tui.export.dtb_patch import NO_DUMP, DtbPatch, build_patch, patch_dtb
@@ -34,8 +35,7 @@ __all__ = ["ExportRequest", "ExportResult", "run_export", "check_request", "expo
 
 # Bindings with `unevaluatedProperties: false` (domain.md §0): dtbs_check rejects the property.
 STRICT_BINDINGS = ("shared-dma-pool", "restricted-dma-pool")
-V1_WARNING = ("linux,no-dump is the kdump v1 proposal: DT maintainers rejected it and mainline "
-              "kernels ignore it; only a kernel carrying the v1 series honours it")
+V1_WARNING = PROPOSAL_NOTE   # the one wording (core/policies.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,22 +110,24 @@ def export_warnings(mm: MemoryMap, changes: dict[str, bool]) -> tuple[list[Findi
             trial.set_no_dump(path, on)
     before, after = evaluate(base), evaluate(trial)
     savings = {name: r.savings_bytes for name, r in after.items()}
-    gained = savings["no-dump-v1"] - before["no-dump-v1"].savings_bytes
+    toggled = POLICIES.toggled
+    gained = savings[toggled.id] - before[toggled.id].savings_bytes
     if not honours_proposals(mm):
         out.append(Finding(Level.INFO, "no-dump-savings",
                            f"{mm.arch}/{mm.loader}: neither proposal changes this dump path; "
                            "the property saves nothing here"))
         return out, savings
+    kernel = f"a {toggled.id} kernel"
     if gained > 0:
-        effect = f"a no-dump-v1 kernel leaves {exact_size(gained)} more out of the vmcore than with the input DTB"
+        effect = f"{kernel} leaves {exact_size(gained)} more out of the vmcore than with the input DTB"
     elif gained < 0:
-        effect = f"a no-dump-v1 kernel puts {exact_size(-gained)} more into the vmcore than with the input DTB"
+        effect = f"{kernel} puts {exact_size(-gained)} more into the vmcore than with the input DTB"
     else:
-        effect = "a no-dump-v1 kernel writes the same vmcore as with the input DTB"
+        effect = f"{kernel} writes the same vmcore as with the input DTB"
+    others = "; ".join(f"the {p.id} policy ({p.title}) leaves out {exact_size(savings[p.id])}"
+                       for p in POLICIES if p is not toggled and p is not TODAY)
     out.append(Finding(Level.INFO, "no-dump-savings",
-                       f"with the exported DTB {effect}; for comparison the exclude-reserved policy "
-                       f"(v2+ series) leaves out {exact_size(savings['exclude-reserved'])} "
-                       f"with no DT change at all"))
+                       f"with the exported DTB {effect}; for comparison {others} with no DT change at all"))
     return out, savings
 
 

@@ -548,6 +548,6 @@ def _memreserve(blob: FdtBlob, boot: BootInfo, findings: list[Finding]) -> list[
             findings.append(Finding(
                 Level.WARNING, "memreserve-initrd",
                 f"{rid} overlaps the initrd (/chosen linux,initrd-*): the initrd is freed after boot, so "
-                "no-dump-v1 and exclude-reserved would drop live kernel/user pages from the vmcore", rid))
+                "both proposals (v1 and v2+) would drop live kernel/user pages from the vmcore", rid))
         out.append(region)
     return out
