@@ -36,8 +36,9 @@ async def session(dtb: str, ram: tuple[str, ...], presses: int, size=(200, 60)) 
         await _after_refresh(app)
         out["first_paint_s"] = time.perf_counter() - T_START
         target = next((r for r in loaded.mm.regions if r.placed and r.kind.value != "memreserve"), None)
-        if target is not None and hasattr(app, "select"):
-            app.select(f"region:{target.id}")
+        if target is not None:
+            from memmap_tui.tui import selection
+            app.select(selection.region(target.id))
             await pilot.pause()
         keys, cpu = [], []
         for _ in range(presses):
