@@ -16,8 +16,6 @@ from pathlib import Path
 import click
 
 from memmap_tui.core.arch import ARCHES, DEFAULT_ARCH, DEFAULT_LOADER, LOADERS
-from memmap_tui.gather.collect import script_text, write_bundle
-from memmap_tui.gather.live import live_bundle
 from memmap_tui.inputs import DEFAULT_WRITE_SPEED_MBPS, Loaded, Options, load
 from memmap_tui.sources.containers import AmbiguousDtb
 from memmap_tui.sources.errors import InputError
@@ -358,6 +356,7 @@ def serve_cmd(host: str, port: int, open_args: tuple[str, ...]) -> None:
               help="print the POSIX-sh collector for boards with only busybox")
 def collect_cmd(output, root, print_script) -> None:
     """Bundle /proc/iomem, /sys/firmware/fdt, the kernel log, memblock debugfs and a manifest."""
+    from memmap_tui.gather.collect import script_text, write_bundle   # only for this command
     if print_script:
         click.echo(script_text(), nl=False)
         return
@@ -378,6 +377,7 @@ def collect_cmd(output, root, print_script) -> None:
 @click.pass_context
 def live_cmd(ctx: click.Context, root: str, as_report: bool, as_json: bool, **kw) -> None:
     """The running system: /sys/firmware/fdt, /proc/iomem, the kernel log, memblock, /proc/vmcore."""
+    from memmap_tui.gather.live import live_bundle   # only for this command
     bundle_dir, vmcore, arch = live_bundle(root)
     kw["dtb"] = kw["dtb"] or bundle_dir
     kw["vmcore"] = kw["vmcore"] or vmcore
