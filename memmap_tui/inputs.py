@@ -134,6 +134,7 @@ def _read_inputs(mm: MemoryMap, loaded: Loaded) -> None:
         mm.inputs["dtb"] = user.labels["dtb"]
         mm.regions.extend(loaded.dtb.regions)
         mm.boot = loaded.dtb.boot
+        mm.hotplug = RangeSet(pair for m in loaded.dtb.memory_nodes if m.hotpluggable for pair in m.ranges.pairs)
         mm.findings.extend(loaded.dtb.findings)
     if user.files.get("iomem"):
         loaded.iomem = load_iomem(user.files["iomem"])
@@ -159,6 +160,11 @@ def _read_inputs(mm: MemoryMap, loaded: Loaded) -> None:
         mm.findings.append(Finding(Level.INFO, "kexec-load-no-iomem",
                                    "kexec_load: kexec-tools builds the vmcore from /proc/iomem; without "
                                    "--iomem the DT model stands in for it"))
+    if mm.boot.movable_node and mm.hotplug:
+        mm.findings.append(Finding(
+            Level.INFO, "movable-node",
+            f"movable_node: hotpluggable DT memory ({exact_size(mm.hotplug.size_bytes)}) is skipped by "
+            "for_each_mem_range() (should_skip_region()): not in a vmcore built from memblock"))
     order = ("board", "dtb", "container", "pick", "bundle", "iomem", "dmesg", "memblock", "vmcore")
     mm.inputs = {k: mm.inputs[k] for k in order if k in mm.inputs}
 

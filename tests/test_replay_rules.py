@@ -335,3 +335,36 @@ def test_rule3_alloc_in_range_keeps_allocations_next_to_saved_regions(tmp_path):
         where[kernel] = placed.start
         assert today == GiB and excl == GiB - 2 * MiB
     assert where == {"6.1": 0x91000000, "6.6": 0x90100000, "7.2": 0x91000000}
+
+
+def _hotplug_board(tmp_path, bootargs: str) -> str:
+    """Two /memory banks, the second `hotpluggable` (early_init_dt_scan_memory() marks it
+    MEMBLOCK_HOTPLUG), and a plain carveout in the first."""
+    src = tmp_path / "hp.dts"
+    src.write_text(f"""/dts-v1/;
+/ {{
+    #address-cells = <2>; #size-cells = <2>;
+    memory@80000000 {{ device_type = "memory"; reg = <0 0x80000000 0 0x40000000>; }};
+    memory@100000000 {{ device_type = "memory"; reg = <1 0x0 0 0x40000000>; hotpluggable; }};
+    chosen {{ bootargs = "{bootargs}"; }};
+    reserved-memory {{ #address-cells = <2>; #size-cells = <2>; ranges;
+        a@90000000 {{ reg = <0 0x90000000 0 0x1000000>; }};
+    }};
+}};
+""")
+    return str(src)
+
+
+def test_rule10_hotpluggable_memory_with_movable_node(tmp_path):
+    """mm/memblock.c should_skip_region(): with `movable_node` (movable_node_is_enabled()),
+    for_each_mem_range() skips MEMBLOCK_HOTPLUG regions, so arm64 kexec_file's
+    prepare_elf_headers() puts no PT_LOAD for them; without it they are ordinary RAM."""
+    mm, today, excl = run(_hotplug_board(tmp_path, "console=ttyS0 movable_node"))
+    assert mm.hotplug.pairs == ((1 << 32, (1 << 32) + GiB),) and mm.boot.movable_node
+    assert today == GiB and excl == GiB - 16 * MiB
+    assert any(f.code == "movable-node" for f in mm.findings)
+    _, today, excl = run(_hotplug_board(tmp_path, "console=ttyS0"))
+    assert today == 2 * GiB and excl == 2 * GiB - 16 * MiB
+    # kexec_load reads /proc/iomem lines instead (no memblock walk): nothing to skip there
+    _, today, _ = run(_hotplug_board(tmp_path, "console=ttyS0 movable_node"), loader="kexec_load")
+    assert today == 2 * GiB

@@ -127,6 +127,7 @@ class BootInfo:
     mem_limit: int | None = None       # mem=
     cma_cmdline: str | None = None     # cma=
     crashkernel: tuple[str, ...] = ()  # every crashkernel= argument, in order
+    movable_node: bool = False         # `movable_node`: hotpluggable memblock memory is skipped
     model: str | None = None
 
     def adopt_cmdline(self, cmdline: str) -> list[str]:
@@ -144,6 +145,8 @@ class BootInfo:
                     bad.append(arg)
             elif key == "cma":
                 self.cma_cmdline = value
+            elif arg == "movable_node":
+                self.movable_node = True
         return bad
 
 
@@ -156,6 +159,8 @@ class MemoryMap:
     ram: RangeSet = field(default_factory=RangeSet)
     ram_known: bool = False
     ram_source: str | None = None
+    # DT /memory ranges marked `hotpluggable` (early_init_dt_scan_memory(): MEMBLOCK_HOTPLUG)
+    hotplug: RangeSet = field(default_factory=RangeSet)
     regions: list[Region] = field(default_factory=list)
     iomem: list[IomemEntry] = field(default_factory=list)
     boot: BootInfo = field(default_factory=BootInfo)

@@ -153,6 +153,10 @@ def _base_ranges(mm: MemoryMap, ram: RangeSet) -> RangeSet:
     else:
         # for_each_mem_range(); also the stand-in when iomem is missing
         base = ram - _nomap(mm, rules)
+        if path.base == "memblock" and mm.boot.movable_node and mm.hotplug and not mm.boot.efi:
+            # mm/memblock.c should_skip_region(): with `movable_node`, MEMBLOCK_HOTPLUG
+            # regions (DT /memory `hotpluggable`) are skipped by for_each_mem_range()
+            base = base - mm.hotplug
     if path.excluded_low_bytes:
         base = base - RangeSet([(0, path.excluded_low_bytes)])
     crash = RangeSet(pair for r in _crash_regions(mm, path) for pair in r.ranges.pairs)
