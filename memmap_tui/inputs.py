@@ -224,11 +224,32 @@ def _detect_kernel(mm: MemoryMap, loaded: Loaded) -> None:
 # step never edits an object another view may already hold.
 
 
-def _iomem_ram(mm: MemoryMap) -> RangeSet:
-    """RAM as the kernel registered it: System RAM plus the arch's NOMAP lines (top level)."""
+def _iomem_ram(mm: MemoryMap, dtb: DtbInfo | None = None) -> RangeSet:
+    """RAM as the kernel registered it: System RAM plus the arch's NOMAP lines (top level).
+    Where the NOMAP name also marks reserved ranges outside memory (riscv), such a line is
+    RAM only where the DT has memory or a no-map region; with no DT to tell, it is kept and
+    the finding says so."""
     rules = rules_for(mm.arch)
-    return RangeSet(e.range for e in mm.iomem
-                    if e.depth == 0 and (is_iomem_ram(rules, e.name) or is_iomem_nomap(rules, e.name, 0)))
+    ram = [e.range for e in mm.iomem if e.depth == 0 and is_iomem_ram(rules, e.name)]
+    nomap = RangeSet(e.range for e in mm.iomem if is_iomem_nomap(rules, e.name, e.depth))
+    if nomap and rules.iomem_nomap_also_outside_ram:
+        # DT /memory decides only on a non-UEFI boot (UEFI: NOMAP lines are EFI memory too)
+        dt_side = dtb.memory if dtb and not mm.boot.efi else RangeSet()
+        if dt_side:
+            dt_side = dt_side | RangeSet(pair for r in mm.regions if r.no_map for pair in r.ranges.pairs)
+            outside = nomap - dt_side
+            if outside:
+                mm.findings.append(Finding(
+                    Level.INFO, "iomem-reserved-outside-ram",
+                    f"{rules.name}: top-level {rules.iomem_nomap} lines outside DT memory and no-map regions "
+                    f"({exact_size(outside.size_bytes)}) are reserved ranges outside RAM (init_resources()), not RAM"))
+            nomap = nomap & dt_side
+        else:
+            mm.findings.append(Finding(
+                Level.INFO, "iomem-reserved-ambiguous",
+                f"{rules.name}: top-level {rules.iomem_nomap} lines are NOMAP RAM or reserved ranges outside "
+                "RAM (init_resources()); without a DT they count as RAM — give --ram to be sure"))
+    return RangeSet(ram) | nomap
 
 
 def _decide_ram(mm: MemoryMap, loaded: Loaded) -> None:
@@ -238,7 +259,7 @@ def _decide_ram(mm: MemoryMap, loaded: Loaded) -> None:
         dt_ram = _apply_mem_limit(dt_ram, mm.boot.mem_limit)
         mm.findings.append(Finding(Level.INFO, "mem-limit",
                                    f"mem={exact_size(mm.boot.mem_limit)} trims DT RAM to {exact_size(dt_ram.size_bytes)}"))
-    io_ram = _iomem_ram(mm)
+    io_ram = _iomem_ram(mm, dtb)
     candidates = [("--ram", RangeSet(ram_specs)), ("/proc/iomem", io_ram)]
     if loaded.memblock is not None:   # memblock.memory: what the kernel registered, NOMAP included
         candidates.append(("memblock", RangeSet(r.range for r in loaded.memblock.memory)))

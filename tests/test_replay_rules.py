@@ -368,3 +368,28 @@ def test_rule10_hotpluggable_memory_with_movable_node(tmp_path):
     # kexec_load reads /proc/iomem lines instead (no memblock walk): nothing to skip there
     _, today, _ = run(_hotplug_board(tmp_path, "console=ttyS0 movable_node"), loader="kexec_load")
     assert today == 2 * GiB
+
+
+def test_rule10_riscv_reserved_outside_ram_is_not_ram(tmp_path):
+    """arch/riscv/kernel/setup.c init_resources(): a NOMAP memblock.memory region is a
+    top-level `Reserved` line, and so is every memblock.reserved range *outside* memory
+    (those inside are ignored). Only the first kind is RAM."""
+    src = tmp_path / "rv.dts"
+    src.write_text("""/dts-v1/;
+/ {
+    #address-cells = <2>; #size-cells = <2>;
+    memory@80000000 { device_type = "memory"; reg = <0 0x80000000 0 0x40000000>; };
+    reserved-memory { #address-cells = <2>; #size-cells = <2>; ranges;
+        fw@80000000 { reg = <0 0x80000000 0 0x200000>; no-map; };
+        sram@10000000 { reg = <0 0x10000000 0 0x100000>; };
+    };
+};
+""")
+    iomem = tmp_path / "iomem.txt"
+    iomem.write_text("10000000-100fffff : Reserved\n"
+                     "80000000-801fffff : Reserved\n"
+                     "80200000-bfffffff : System RAM\n")
+    mm, today, excl = run(src, arch="riscv", iomem=str(iomem))
+    assert mm.ram_source == "/proc/iomem" and mm.ram.pairs == ((0x80000000, 0xC0000000),)
+    assert any(f.code == "iomem-reserved-outside-ram" for f in mm.findings)
+    assert today == GiB - 2 * MiB          # walk_system_ram_res(): System RAM only

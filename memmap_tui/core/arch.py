@@ -65,6 +65,10 @@ class ArchRules:
     crash: CrashWindow
     loaders: Mapping[str, DumpPath]
     iomem_ram: str = "System RAM"   # top-level iomem name of usable RAM (prefix match)
+    # The NOMAP name also labels memblock.reserved ranges *outside* memory (riscv
+    # init_resources(): "Ignore any other reserved regions within system memory"): such a
+    # line is RAM only where the DT says memory or no-map.
+    iomem_nomap_also_outside_ram: bool = False
     crashkernel_cma: bool = False   # crashkernel=,cma implemented (kernel-parameters.txt: X86, PPC)
 
     def dump_path(self, loader: str) -> DumpPath:
@@ -106,6 +110,7 @@ _RULES = (
         name="riscv",
         iomem_nomap="Reserved",       # arch/riscv/kernel/setup.c init_resources()
         iomem_reserved=None,          # reserved ranges inside memory are not added
+        iomem_nomap_also_outside_ram=True,
         default_page_size=4 * KiB,
         max_page_order=MappingProxyType({4 * KiB: 10}),
         crash=CrashWindow(align_bytes=2 * MiB, low_max_bytes=4 * GiB,  # PMD_SIZE
