@@ -51,6 +51,7 @@ class Bitmap:
         self.nbits = size_bytes * 8 if nbits is None else min(nbits, size_bytes * 8)
         self.readable_bytes = 0            # bytes the source actually had
         self._cache: OrderedDict[int, tuple[bytes, array]] = OrderedDict()
+        self._ranks: dict[int, int] = {}
         self._runs: list[tuple[int, int]] | None = []
         self._build(runs_limit)
 
@@ -104,7 +105,17 @@ class Bitmap:
         return hit
 
     def rank(self, bit: int) -> int:
-        """Set bits in [0, bit)."""
+        """Set bits in [0, bit). The last few answers are kept: a range's presence and its
+        descriptor span ask the 2nd bitmap the same positions."""
+        hit = self._ranks.get(bit)
+        if hit is None:
+            hit = self._rank(bit)
+            if len(self._ranks) >= 8:
+                self._ranks.clear()
+            self._ranks[bit] = hit
+        return hit
+
+    def _rank(self, bit: int) -> int:
         bit = max(0, min(bit, self.nbits))
         nbytes, rem = divmod(bit, 8)
         k, inside = divmod(nbytes, self.CHUNK)
