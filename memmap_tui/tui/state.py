@@ -99,14 +99,7 @@ class TuiState:
         key = (rng.start, rng.end)
         hit = self._presence.get(key)
         if hit is None:
-            from memmap_tui.core.dump import BitmapIndex
-            idx = layout.index
-            if isinstance(idx, BitmapIndex):
-                hit = (idx._bytes(idx.bm1, rng), idx._bytes(idx.bm2, rng))
-            else:
-                st = layout.stats([rng])[0]
-                hit = (st.covered_bytes, st.present_bytes)
-            self._presence[key] = hit
+            hit = self._presence[key] = layout.presence(rng)
         return hit
 
     def dump_mark(self, rng: Range) -> str | None:

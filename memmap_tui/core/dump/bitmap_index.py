@@ -218,9 +218,6 @@ class BitmapIndex:
             total += r.end - hi_blk * bs
         return total
 
-    # The TUI of the branch this one forked from reads `_bytes`; keep it until that merges.
-    _bytes = held_bytes
-
     def presence(self, r: Range) -> tuple[int, int]:
         return self.held_bytes(self.bm1, r), self.held_bytes(self.bm2, r)
 
