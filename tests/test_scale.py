@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 
 import memmap_tui
-from memmap_tui.core.coverage import Coverage, overlaps_by_sweep
+from memmap_tui.core.coverage import Coverage
 from memmap_tui.core.model import BAND_PRIORITY, Band, MemoryMap, Region, RegionKind
 from memmap_tui.core.policy import evaluate
-from memmap_tui.core.ranges import Range, RangeSet
+from memmap_tui.core.ranges import Range, RangeSet, overlapping_pairs
 from memmap_tui.inputs import ASSEMBLY, Loaded, Options
 
 PKG = str(Path(memmap_tui.__file__).parent)
@@ -139,7 +139,10 @@ def test_overlap_sweep_matches_pairwise():
         items = [_random_set(rnd, rnd.randrange(0, 3)).pairs for _ in range(rnd.randrange(0, 12))]
         expected = [[i for i, it in enumerate(items) if RangeSet(it).overlap_bytes(RangeSet(q))]
                     for q in queries]
-        assert overlaps_by_sweep(queries, items) == expected
+        found = [[] for _ in queries]
+        for i, j in overlapping_pairs([RangeSet(q) for q in queries], [RangeSet(it) for it in items]):
+            found[i].append(j)
+        assert found == expected
 
 
 def _bands_by_claiming(mm: MemoryMap):

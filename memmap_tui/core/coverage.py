@@ -2,16 +2,13 @@
 scan of a big set).
 
 `Coverage` answers "how many bytes of these ranges are in the set" in O(log n) per
-range from prefix sums; `overlaps_by_sweep` finds which intervals of one list overlap
-which of another in one sorted sweep.
+range from prefix sums (which intervals overlap which: `ranges.overlapping_pairs`).
 """
 
 from __future__ import annotations
 
 from bisect import bisect_right
-from heapq import heappop, heappush
 from itertools import accumulate
-from typing import Iterable, Sequence
 
 from memmap_tui.core.ranges import RangeSet
 
@@ -41,37 +38,3 @@ class Coverage:
                 if j >= 0:
                     total -= before[j] + min(s, ends[j]) - starts[j]
         return total
-
-
-def overlaps_by_sweep(queries: Sequence[Iterable[tuple[int, int]]],
-                      items: Sequence[Iterable[tuple[int, int]]]) -> list[list[int]]:
-    """For each query (a group of (start, end) pairs), the sorted indexes of the items
-    whose pairs overlap it; O((n + m) log(n + m) + k) for k overlaps."""
-    events: list[tuple[int, int, int, int]] = []  # (start, kind, end, index); kind 0 item, 1 query
-    for i, pairs in enumerate(items):
-        events.extend((s, 0, e, i) for s, e in pairs if e > s)
-    for q, pairs in enumerate(queries):
-        events.extend((s, 1, e, q) for s, e in pairs if e > s)
-    events.sort()
-    found: list[set[int]] = [set() for _ in queries]
-    open_items: list[tuple[int, int]] = []    # heap of (end, index) of items started so far
-    open_queries: list[tuple[int, int]] = []  # heap of (end, index) of queries started so far
-    live_items: dict[int, int] = {}           # item index -> count of its open pairs
-    live_queries: dict[int, int] = {}
-    for start, kind, end, idx in events:
-        for heap, live in ((open_items, live_items), (open_queries, live_queries)):
-            while heap and heap[0][0] <= start:
-                _, gone = heappop(heap)
-                live[gone] -= 1
-                if not live[gone]:
-                    del live[gone]
-        if kind == 0:
-            for q in live_queries:
-                found[q].add(idx)
-            heappush(open_items, (end, idx))
-            live_items[idx] = live_items.get(idx, 0) + 1
-        else:
-            found[idx].update(live_items)
-            heappush(open_queries, (end, idx))
-            live_queries[idx] = live_queries.get(idx, 0) + 1
-    return [sorted(f) for f in found]

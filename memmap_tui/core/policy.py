@@ -17,11 +17,11 @@ from typing import Iterator
 
 from memmap_tui.core.arch import (ARCHES, CRASH_CMA, LOADERS, ArchRules, DumpPath, honouring_paths,
                                   is_iomem_nomap, rules_for)
-from memmap_tui.core.coverage import Coverage, overlaps_by_sweep
+from memmap_tui.core.coverage import Coverage
 from memmap_tui.core.model import MemoryMap, Region, RegionKind
 from memmap_tui.core.policies import POLICIES as REGISTRY, Policy
 from memmap_tui.core.vmcore_size import ElfEstimate, elf_estimate
-from memmap_tui.core.ranges import RangeSet, page_round_out
+from memmap_tui.core.ranges import RangeSet, overlapping_pairs, page_round_out
 
 # The names other modules import from here: the policy ids (a live view of the
 # registry, in order), the arches and loaders of `core.arch`.
@@ -196,8 +196,9 @@ def evaluate(mm: MemoryMap) -> PolicyResults:
     entries = _saved_entries(mm)
     memreserves = [r for r in mm.regions if r.kind is RegionKind.MEMRESERVE and r.reserves_memory]
     # which saved entries each memreserve overlaps, in reserved_mem[] order: one sweep
-    overlaps = overlaps_by_sweep([mr.ranges.pairs for mr in memreserves],
-                                 [e.ranges.pairs for e in entries])
+    overlaps: list[list[int]] = [[] for _ in memreserves]
+    for i, j in overlapping_pairs([mr.ranges for mr in memreserves], [e.ranges for e in entries]):
+        overlaps[i].append(j)   # pairs come sorted: each list is in reserved_mem[] order
 
     def rounded(size: int) -> int:
         return page_round_out(0, size, page)[1]

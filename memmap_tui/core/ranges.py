@@ -240,8 +240,3 @@ def overlapping_pairs(sets_a: Sequence[RangeSet], sets_b: Sequence[RangeSet] | N
                 return sorted(found)
         heapq.heappush(active[fam], (e, idx))
     return sorted(found)
-
-
-def ranges_from_tuples(pairs: Iterable[tuple[int, int]]) -> RangeSet:
-    """(base, size) tuples as read from `reg` → RangeSet."""
-    return RangeSet((base, base + size) for base, size in pairs if size > 0)
