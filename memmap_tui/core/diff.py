@@ -21,6 +21,7 @@ from memmap_tui.core.dump import DumpAccount, RangeStats
 from memmap_tui.core.model import Finding, Level, MemoryMap, Region
 from memmap_tui.core.policies import POLICIES
 from memmap_tui.core.policy import PolicyResult, PolicyResults
+from memmap_tui.core.ranges import overlapping_pairs
 from memmap_tui.core.units import capture_seconds
 
 MATCH_KINDS = ("path", "label", "user", "overlap", "none")
@@ -136,24 +137,10 @@ def _match_by(a_left: list[Region], b_left: list[Region], keys) -> list[tuple[Re
 
 
 def _overlapping_pairs(a_left: list[Region], b_left: list[Region]) -> list[tuple[int, Region, Region]]:
-    """(overlap bytes, a, b) for every overlapping pair: one sweep over both sides' ranges
-    sorted by start, so the work is the number of ranges plus the number of overlaps."""
-    events = sorted([(rng.start, rng.end, 0, r) for r in a_left for rng in r.ranges]
-                    + [(rng.start, rng.end, 1, r) for r in b_left for rng in r.ranges],
-                    key=lambda e: (e[0], e[1]))
-    active: tuple[list, list] = ([], [])
-    overlap: dict[tuple[str, str], list] = {}
-    for start, end, side, region in events:
-        other = active[1 - side]
-        other[:] = [o for o in other if o[1] > start]   # drop ranges that ended before this one
-        for o_start, o_end, o_region in other:
-            common = min(end, o_end) - max(start, o_start)
-            if common > 0:
-                ra, rb = (region, o_region) if side == 0 else (o_region, region)
-                slot = overlap.setdefault((ra.id, rb.id), [0, ra, rb])
-                slot[0] += common
-        active[side].append((start, end, region))
-    return [(n, ra, rb) for n, ra, rb in overlap.values()]
+    """(overlap bytes, a, b) for every overlapping pair: the one sweep of
+    `ranges.overlapping_pairs`, so the work is the number of ranges plus the overlaps."""
+    pairs = overlapping_pairs([r.ranges for r in a_left], [r.ranges for r in b_left])
+    return [((a_left[i].ranges & b_left[j].ranges).size_bytes, a_left[i], b_left[j]) for i, j in pairs]
 
 
 def match_regions(a: MemoryMap, b: MemoryMap) -> list[tuple[str, Region | None, Region | None]]:
