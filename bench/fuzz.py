@@ -429,7 +429,7 @@ def _batch_child(fmt: str, seed: int, indices: range, workdir: Path, wfd: int, v
         text = err.getvalue()
         last = (text.strip().splitlines() or [""])[-1].replace("\n", " ")[:300]
         outcome = "ok" if code in (0, 2) else "mem" if "MemoryError" in text else "crash"
-        out.write(f"R {index} {outcome} {last}\n")
+        out.write(f"R {index} {outcome} {code} {last}\n")
     out.flush()
     os._exit(0)
 
@@ -456,8 +456,12 @@ def run_batch(fmt: str, seed: int, indices: range, workdir: Path) -> list[tuple[
                 if kind == "S":
                     started = int(rest)
                 elif kind == "R":
-                    idx, outcome, detail = (rest.split(" ", 2) + [""])[:3]
-                    results.append((int(idx), outcome, detail))
+                    idx, outcome, code, detail = (rest.split(" ", 3) + [""])[:4]
+                    # exit 0 shows as "accepted": a campaign where nothing is accepted tests
+                    # only the first error path (a DTS fuzz once ran every input into the
+                    # same `ulimit` failure and counted 47,000 "ok")
+                    results.append((int(idx), "accepted" if outcome == "ok" and code == "0" else outcome,
+                                    detail))
                     done.add(int(idx))
         _, status, _ = os.wait4(pid, 0)
         try:
@@ -530,6 +534,7 @@ def campaign(fmt: str, count: int, seed: int = 1, *, start: int = 0, findings: P
     stats: Counter = Counter()
     worst_wall, worst_rss = 0.0, 0
     examples: dict[str, str] = {}
+    errors: Counter = Counter()
     with tempfile.TemporaryDirectory(prefix=f"fuzz-{fmt}-") as tmp:
         workdir = Path(tmp)
         t0 = time.time()
@@ -538,8 +543,11 @@ def campaign(fmt: str, count: int, seed: int = 1, *, start: int = 0, findings: P
             batch = range(batch_start, min(batch_start + BATCH, start + count))
             for index, outcome, detail in run_batch(fmt, seed, batch, workdir):
                 done += 1
-                if outcome == "ok":
+                if outcome in ("ok", "accepted"):
                     stats["ok"] += 1
+                    stats["accepted"] += outcome == "accepted"
+                    if outcome == "ok":
+                        errors[detail.split(": ", 2)[-1][:70]] += 1   # which error paths it reached
                     continue
                 # Confirm in a fresh fork of its own, with exact limits and its own RSS; the wall
                 # alarm is generous there, so a starved (nice 19) fork is not called a hang.
@@ -563,7 +571,8 @@ def campaign(fmt: str, count: int, seed: int = 1, *, start: int = 0, findings: P
             if progress:
                 print(f"{fmt}: {done}/{count} {dict(stats)} {done / (time.time() - t0):.0f}/s",
                       file=sys.stderr, flush=True)
-    return {"format": fmt, "seed": seed, "inputs": count, "ok": stats["ok"], "crash": stats["crash"],
+    return {"format": fmt, "seed": seed, "inputs": count, "ok": stats["ok"], "accepted": stats["accepted"],
+            "top_errors": errors.most_common(3), "crash": stats["crash"],
             "hang": stats["hang"], "mem": stats["mem"], "max_wall_s": round(worst_wall, 3),
             "max_extra_rss_mib": round(worst_rss / 1024, 1), "examples": examples}
 
@@ -591,12 +600,15 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"formats: {', '.join(FORMATS)}")
     count = 150 if a.short else a.count
     bad = 0
-    print(f"{'format':<10} {'inputs':>8} {'crash':>6} {'hang>2s':>8} {'RSS>200M':>9} {'max wall':>9} {'max +RSS':>9}")
+    print(f"{'format':<10} {'inputs':>8} {'exit 0':>7} {'crash':>6} {'hang>2s':>8} {'RSS>200M':>9} "
+          f"{'max wall':>9} {'max +RSS':>9}")
     for fmt in formats:
         r = campaign(fmt, count, a.seed, start=a.start, findings=a.findings,
                      do_minimize=not a.no_minimize, progress=not a.short)
-        print(f"{fmt:<10} {r['inputs']:>8} {r['crash']:>6} {r['hang']:>8} {r['mem']:>9} "
+        print(f"{fmt:<10} {r['inputs']:>8} {r['accepted']:>7} {r['crash']:>6} {r['hang']:>8} {r['mem']:>9} "
               f"{r['max_wall_s']:>8.2f}s {r['max_extra_rss_mib']:>7.1f}Mi", flush=True)
+        for detail, n in r["top_errors"]:
+            print(f"    exit 2 ×{n}: {detail}")
         for key, where in r["examples"].items():
             print(f"    {key}  [replay: {where}]")
         if a.json:

@@ -4,6 +4,7 @@ code, exits 0 or 2 within a few seconds, and leaves every existing file byte-ide
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import shutil
 import signal
@@ -269,3 +270,16 @@ def test_100k_property_names_export_and_round_trip(tmp_path: Path):
     proc = run_cli("export", src, "--no-dump", "buf@90000000", "-o", tmp_path / "out.dtb")
     assert proc.returncode == 0, proc.stderr
     assert "only our reader checked the output" in proc.stderr
+
+
+@needs_tools
+def test_dts_compiles_under_a_lower_hard_memory_limit(tmp_path: Path):
+    """A caller's `ulimit -v` below the tools' own 256 MiB cap: the cap follows it down
+    (the shell cannot raise a hard limit, and every DTS compile used to fail there)."""
+    sample = Path(__file__).resolve().parent.parent / "sample-data" / "board.dts"
+    code = ("import resource, sys; L = 220 << 20; resource.setrlimit(resource.RLIMIT_AS, (L, L)); "
+            "from memmap_tui.cli import main; main(sys.argv[1:])")
+    proc = subprocess.run([sys.executable, "-c", code, "report", "--json", str(sample)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["regions"]

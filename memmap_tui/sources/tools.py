@@ -45,10 +45,22 @@ TOOLS = {t.name: t for t in (
     Tool("git", "git", end_of_options=False),        # `rev-parse` takes no paths here
 )}
 
-# The shell applies the limits, then becomes the tool ("$0" "$@"): limits are inherited
-# by everything the tool starts.
-_LIMITS = (f"ulimit -v {MEMORY_LIMIT_BYTES // 1024} && ulimit -t {CPU_LIMIT_S} "
-           f"&& ulimit -f {OUTPUT_LIMIT_BYTES // 512} && exec \"$0\" \"$@\"")
+
+
+def _limits_script() -> str:
+    """The shell applies the limits, then becomes the tool ("$0" "$@"): limits are
+    inherited by everything the tool starts. Each limit is ours or the caller's hard
+    limit, whichever is lower: raising past a hard limit fails (`ulimit: error setting
+    limit`), which would break every DTS compile under a `ulimit -v` shell or container."""
+    import resource
+
+    def capped(which: int, ours: int) -> int:
+        hard = resource.getrlimit(which)[1]
+        return ours if hard == resource.RLIM_INFINITY else min(ours, hard)
+    kib = capped(resource.RLIMIT_AS, MEMORY_LIMIT_BYTES) // 1024
+    cpu = capped(resource.RLIMIT_CPU, CPU_LIMIT_S)
+    blocks = capped(resource.RLIMIT_FSIZE, OUTPUT_LIMIT_BYTES) // 512
+    return f'ulimit -v {kib} && ulimit -t {cpu} && ulimit -f {blocks} && exec "$0" "$@"'
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +102,7 @@ def run(name: str, options: list[str], paths: list[str | os.PathLike], *, why: s
     with tempfile.TemporaryDirectory(prefix=f"memmap-tui-{name}-") as tmp:
         out_path, err_path = Path(tmp, "stdout"), Path(tmp, "stderr")
         with open(out_path, "wb") as out, open(err_path, "wb") as err:
-            proc = subprocess.Popen(["/bin/sh", "-c", _LIMITS, *args], stdin=subprocess.DEVNULL,
+            proc = subprocess.Popen(["/bin/sh", "-c", _limits_script(), *args], stdin=subprocess.DEVNULL,
                                     stdout=out, stderr=err, start_new_session=True)
             try:
                 rc = proc.wait(timeout=timeout_s)
