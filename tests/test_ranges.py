@@ -6,7 +6,7 @@ from memmap_tui.core.ranges import Range, RangeSet
 from memmap_tui.core.units import exact_size, kernel_mem, memparse
 
 spans = st.lists(st.tuples(st.integers(0, 60), st.integers(0, 60)).map(lambda t: (min(t), max(t))),
-                 max_size=8)
+                 max_size=12)
 
 
 def _points(rs: RangeSet) -> set[int]:
@@ -24,6 +24,11 @@ def test_algebra_matches_sets(a, b):
     assert _points(ra | rb) == _pts(a) | _pts(b)
     assert _points(ra & rb) == _pts(a) & _pts(b)
     assert _points(ra - rb) == _pts(a) - _pts(b)
+    assert _points(rb - ra) == _pts(b) - _pts(a)
+    assert _points(ra - ra) == set() and (ra - RangeSet()) == ra
+    for d in (ra - rb, rb - ra):
+        rs = list(d)
+        assert all(x.end < y.start for x, y in zip(rs, rs[1:]))
     assert ra.size_bytes == len(_pts(a))
     # canonical form: sorted, disjoint, non-adjacent
     rs = list(ra)

@@ -154,15 +154,26 @@ class RangeSet:
         return RangeSet._trusted(out)
 
     def difference(self, other: "RangeSet") -> "RangeSet":
+        # The policies subtract nothing, or a set from itself, from 65,535-range dumps:
+        # both answers are known without a walk.
+        if not other._pairs or not self._pairs:
+            return self
+        if self._pairs is other._pairs or self._pairs == other._pairs:
+            return _EMPTY
         out: list[tuple[int, int]] = []
         b = other._pairs
+        nb = len(b)
         j = 0
         for r_start, r_end in self._pairs:
             s = r_start
-            while j < len(b) and b[j][1] <= s:
-                j += 1
+            if j < nb and b[j][1] <= s:   # skip b's ranges that end before s: bisect, not a walk
+                j = bisect_right(b, (s, s), j)
+                if j and b[j - 1][1] > s:
+                    j -= 1
+                while j < nb and b[j][1] <= s:
+                    j += 1
             k = j
-            while k < len(b) and b[k][0] < r_end:
+            while k < nb and b[k][0] < r_end:
                 if b[k][0] > s:
                     out.append((s, b[k][0]))
                 s = max(s, b[k][1])
@@ -196,6 +207,7 @@ class RangeSet:
 
 
 _GALLOP_RATIO = 8
+_EMPTY = RangeSet._trusted([])
 
 
 def _bisect_intersection(small: Sequence[tuple[int, int]],

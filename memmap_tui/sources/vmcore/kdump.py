@@ -14,6 +14,7 @@ from __future__ import annotations
 import struct
 import sys
 from array import array
+from itertools import accumulate
 
 from memmap_tui.core.dump import (PAGE_DESC_BYTES, Bitmap, BitmapIndex, DescStats, DumpLayout)
 from memmap_tui.core.model import Level
@@ -263,6 +264,7 @@ class DescTable:
         self._prefix_data = array("q", [0])
         self._prefix_zero = array("q", [0])
         self._prefix_missing = array("q", [0])
+        self._chunks: dict[int, tuple[array, array, array, int]] = {}
         self._build()
 
     # -- per-chunk figures -----------------------------------------------------------
@@ -371,13 +373,47 @@ class DescTable:
     def full(self) -> DescStats:
         return DescStats(self._prefix_data[-1], self._prefix_zero[-1], self._prefix_missing[-1])
 
+    def _chunk_prefix(self, c: int) -> tuple[array, array, array, int]:
+        """Chunk c's per-descriptor prefix sums (sizes, zero, unwritten) and how many of
+        its descriptors the file holds. Built once per chunk and kept for the next queries:
+        50,000 one-page ranges ask about the same chunk thousands of times (the rows come
+        in address order, so a few chunks kept are enough)."""
+        hit = self._chunks.get(c)
+        if hit is None:
+            lo, hi = c * self.CHUNK, min(self.count, (c + 1) * self.CHUNK)
+            saved = (self.data_end, self.bad_sizes, self.first_missing_offset)
+            buf = self._read(lo, hi)
+            self.data_end, self.bad_sizes, self.first_missing_offset = saved   # counted by the bulk pass
+            n = min(len(buf) // PAGE_DESC_BYTES, hi - lo)
+            body = memoryview(buf)[:n * PAGE_DESC_BYTES]
+            offs, sizes = array("q"), array("I")
+            offs.frombytes(body.cast("q")[0::3].tobytes())
+            sizes.frombytes(body.cast("I")[2::6].tobytes())
+            if self.swap:
+                offs.byteswap()
+                sizes.byteswap()
+            z = self.zero_off
+            zero = array("q", accumulate((o == z for o in offs), initial=0))
+            sizes_sum = array("q", accumulate(sizes, initial=0))
+            unwritten = (array("q", accumulate((o == 0 for o in offs), initial=0)) if self.incomplete
+                         else array("q", bytes(8 * (n + 1))))
+            hit = self._chunks[c] = (sizes_sum, zero, unwritten, n)
+            if len(self._chunks) > 4:
+                self._chunks.pop(next(iter(self._chunks)))
+        return hit
+
     def _direct(self, i: int, j: int) -> tuple[int, int, int]:
+        """(data, zero, missing) of descriptors [i, j) inside one chunk."""
         if j <= i:
             return 0, 0, 0
-        saved = (self.data_end, self.bad_sizes, self.first_missing_offset)
-        out = self._exact(self._read(i, j), j - i)
-        self.data_end, self.bad_sizes, self.first_missing_offset = saved   # counted by the bulk pass
-        return out
+        c = i // self.CHUNK
+        sizes, zero, unwritten, n = self._chunk_prefix(c)
+        a, b = i - c * self.CHUNK, j - c * self.CHUNK
+        ha, hb = min(a, n), min(b, n)          # descriptors past the end of the file are missing
+        zeros = zero[hb] - zero[ha]
+        # as _exact(): the zero-page descriptors' sizes (one block each) are not data
+        return (sizes[hb] - sizes[ha] - zeros * self.block_size, zeros,
+                (b - hb) - (a - ha) + unwritten[hb] - unwritten[ha])
 
     def __call__(self, i: int, j: int) -> DescStats:
         i, j = max(0, i), min(self.count, j)
