@@ -5,10 +5,22 @@
     python bench/fuzz.py --short                           # every format, a few hundred inputs
     python bench/fuzz.py --replay dtb 1 4711               # re-run one input (format, seed, index)
 
-Generators are structure-aware (trees through bench/fdt_build.py, dumps through
-bench/gen_dumps.py, iomem/dmesg lines from their printk formats) and then mutated
-(bit flips, interesting integers at aligned offsets, chunk deletes/duplicates/inserts,
-truncation). Input `index` of a campaign is rebuilt from (format, seed, index) alone.
+Formats: dtb dts iomem dmesg elf kdump flattened container. Generators are
+structure-aware (trees through bench/fdt_build.py, dumps through bench/gen_dumps.py,
+iomem/dmesg lines from their printk formats, DTB containers through
+bench/container_build.py) and then mutated (bit flips, interesting integers at aligned
+offsets, chunk deletes/duplicates/inserts, truncation). Input `index` of a campaign is
+rebuilt from (format, seed, index) alone.
+
+`container`: what the DTB argument accepts besides a DTB — a FIT image (payloads in the
+tree or external, none/gzip/bzip2/lzma/zstd), concatenated DTBs, an Android DT table
+(v0, v1 with zlib/gzip entries), an Android boot image v0–v4 or vendor_boot v3/v4, a
+zImage / Image.gz-dtb with appended DTBs — holding 1–3 small DTBs (now and then a corpus
+DTB), inside 0–2 gzip/xz/bzip2/zstd wrappers (zstd as raw-block frames written here: no
+zstd module in the stdlib before 3.14), mutated whole, inside its wrappers, or not at
+all. A container with several DTBs needs `--pick`: `EXTRA_ARGS` derives it from the
+input's bytes alone (`container_args`, about half the inputs), so a saved or minimized
+finding replays with the same arguments.
 
 Inputs run in forks of a warm parent (the CLI already imported), 200 per fork, each
 calling `memmap_tui.cli.main(["report", "--json", …])` under RLIMIT_AS at the parent's
@@ -18,7 +30,7 @@ fork (`run_forked`, which also measures its peak RSS) before it counts. Outcomes
 (exit 0 or 2), crash (any other exit or signal; the traceback's last line is kept),
 hang (CPU timer or wall alarm), mem (MemoryError under the cap, or RSS growth > 200 MiB). Findings are minimized by
 chunk removal and written to --findings DIR as files + args.json; small ones are
-kept under tests/fuzz_regressions/ (tests/test_fuzz_regressions.py replays them).
+kept under tests/fuzz_regressions/ (tests/test_fuzz.py replays them).
 """
 
 from __future__ import annotations
@@ -28,9 +40,9 @@ import hashlib
 import json
 import os
 import random
+import re
 import resource
 import signal
-import struct
 import sys
 import tempfile
 import time
@@ -41,6 +53,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import container_build as cb
 import fdt_build as fb  # noqa: E402
 import gen_dumps as gd  # noqa: E402
 
@@ -49,12 +62,12 @@ WALL_LIMIT_S = 10
 CONFIRM_WALL_S = 60
 MEM_LIMIT_BYTES = 200 << 20
 CORPUS = Path(os.environ.get("MEMMAP_CORPUS", HERE.parent.parent / "shared" / "corpus"))
-FORMATS = ("dtb", "dts", "iomem", "dmesg", "elf", "kdump", "flattened")
+FORMATS = ("dtb", "dts", "iomem", "dmesg", "elf", "kdump", "flattened", "container")
 # The input each format's generator mutates is passed to the CLI as:
 ROLE = {"dtb": [], "dts": [], "iomem": ["--iomem"], "dmesg": ["--dmesg"],
-        "elf": ["--vmcore"], "kdump": ["--vmcore"], "flattened": ["--vmcore"]}
+        "elf": ["--vmcore"], "kdump": ["--vmcore"], "flattened": ["--vmcore"], "container": []}
 SUFFIX = {"dtb": ".dtb", "dts": ".dts", "iomem": ".txt", "dmesg": ".log", "elf": ".core",
-          "kdump": ".kdump", "flattened": ".flat"}
+          "kdump": ".kdump", "flattened": ".flat", "container": ".img"}
 
 INTERESTING = (0, 1, 2, 3, 4, 7, 8, 0x10, 0x40, 0x7F, 0x80, 0xFF, 0x100, 0x1000, 0xFFFF,
                0x10000, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF, 1 << 32, 1 << 40, (1 << 63) - 1,
@@ -297,8 +310,79 @@ def gen_flattened(rng: random.Random) -> bytes:
     return blob if rng.random() < 0.15 else mutate(rng, blob)
 
 
+def _container_dtbs(rng: random.Random, n: int) -> list[bytes]:
+    """`n` small DTBs, each with its own model (`fuzz-board-K`, so `--pick fuzz-board-2` can
+    name one); now and then a corpus DTB instead."""
+    seeds, out = _seeds("dtb"), []
+    for k in range(1, n + 1):
+        if seeds and rng.random() < 0.2:
+            out.append(rng.choice(seeds))
+            continue
+        root, rsv = _dtb_tree(rng)
+        root[1][2] = ("model", fb.string(f"fuzz-board-{k}"))
+        out.append(fb.build(root, rsv[:rng.choice((0, 4, 200))]))
+    return out
+
+
+def _kernel(rng: random.Random) -> bytes:
+    return rng.randbytes(rng.choice((64, 600, 4096)))
+
+
+def _container(rng: random.Random, kind: str, dtbs: list[bytes]) -> bytes:
+    if kind == "fit":
+        return cb.fit(dtbs, compression=rng.choice(("none", "none", "gzip", "bzip2", "lzma", "zstd")),
+                      external=rng.choice((None, None, "offset", "position")),
+                      default=rng.choice((1, len(dtbs), None)), kernel=_kernel(rng) if rng.random() < 0.3 else None,
+                      configs=rng.random() < 0.9)
+    if kind == "concat":
+        return cb.concatenated(dtbs, gap=rng.choice((0, 0, 4, 64)))
+    if kind == "dt_table":
+        version = rng.choice((0, 1))
+        return cb.dt_table(dtbs, version=version, compression=rng.choice((0, 1, 2)) if version else 0)
+    if kind == "boot":
+        version = rng.choice((0, 1, 2, 2, 3, 4))
+        if version == 2 and rng.random() < 0.8:   # the dtb section (a concatenation of them)
+            return cb.boot_image(2, _kernel(rng), ramdisk=_kernel(rng), dtb=b"".join(dtbs),
+                                 page=rng.choice((2048, 4096)))
+        kernel = (cb.zimage(_kernel(rng), dtbs) if rng.random() < 0.5
+                  else cb.image_gz_dtb(_kernel(rng), dtbs, rng.choice(("gzip", "gzip", "xz", "bzip2"))))
+        return cb.boot_image(version, kernel, ramdisk=_kernel(rng), page=rng.choice((2048, 4096)))
+    if kind == "vendor_boot":
+        return cb.vendor_boot(rng.choice((3, 4)), b"".join(dtbs), ramdisk=_kernel(rng))
+    if kind == "zimage":
+        return cb.zimage(_kernel(rng), dtbs)
+    if kind == "image_gz":
+        return cb.image_gz_dtb(_kernel(rng), dtbs, rng.choice(("gzip", "gzip", "xz", "bzip2")))
+    return dtbs[0]    # a plain DTB, to be wrapped
+
+
+CONTAINER_KINDS = ("fit", "fit", "concat", "dt_table", "dt_table", "boot", "boot", "vendor_boot",
+                   "zimage", "image_gz", "plain")
+
+
+def gen_container(rng: random.Random) -> bytes:
+    """A DTB container (FIT, concatenation, Android DT table / boot / vendor_boot image, kernel
+    with appended DTB) holding 1–3 DTBs, inside 0–2 compression wrappers; mutated as a whole
+    (most often), inside its wrappers, or not at all."""
+    kind = rng.choice(CONTAINER_KINDS)
+    dtbs = _container_dtbs(rng, 1 if kind == "plain" else rng.choice((1, 1, 2, 2, 3)))
+    if rng.random() < 0.1:   # one damaged tree in an intact container
+        i = rng.randrange(len(dtbs))
+        dtbs[i] = mutate(rng, dtbs[i])
+    blob = _container(rng, kind, dtbs)
+    wrappers = rng.choices((0, 1, 2), (50, 35, 15))[0]
+    # A flipped bit in compressed bytes mostly ends at the decoder's check: wrapped
+    # containers are more often mutated inside their wrappers.
+    where = rng.choices(("outer", "inner", "none"), (25, 45, 30) if wrappers else (65, 0, 35))[0]
+    if where == "inner":
+        blob = mutate(rng, blob)
+    for _ in range(wrappers):
+        blob = cb.compress(rng.choice(cb.WRAPPERS), blob)
+    return mutate(rng, blob) if where == "outer" else blob
+
+
 GENERATORS = {"dtb": gen_dtb, "dts": gen_dts, "iomem": gen_iomem, "dmesg": gen_dmesg,
-              "elf": gen_elf, "kdump": gen_kdump, "flattened": gen_flattened}
+              "elf": gen_elf, "kdump": gen_kdump, "flattened": gen_flattened, "container": gen_container}
 
 
 def generate(fmt: str, seed: int, index: int) -> bytes:
@@ -313,9 +397,34 @@ def _vm_bytes() -> int:
         return int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
 
 
+# Options a format derives from the input's bytes alone (so a saved or minimized finding
+# replays with the same ones): a container with several DTBs needs `--pick`.
+_PICK_NAME = re.compile(rb"(?:fuzz-board|fdt|conf)-[0-9]")
+_PICK_ODD = ("0", "9", "FUZZ-BOARD", "kernel", "entry 1", "dtb 2", "qcom", "conf-9")
+
+
+def container_args(data: bytes) -> list[str]:
+    """`--pick` for about half the containers: mostly one the bytes show (an index up to the
+    number of FDT magics in them, a `fuzz-board-K` model, a FIT `fdt-N`/`conf-N` name), now
+    and then one that is out of range, ambiguous or matches nothing."""
+    h = hashlib.blake2b(data, digest_size=8).digest()
+    if h[0] & 1:
+        return []
+    n = data.count(b"\xd0\x0d\xfe\xed", 0, 1 << 20)
+    plausible = [str(k) for k in range(1, n + 1)] or ["1"]
+    plausible += sorted({m.decode() for m in _PICK_NAME.findall(data, 0, 1 << 20)})
+    if h[1] < 40:
+        return ["--pick", _PICK_ODD[h[2] % len(_PICK_ODD)]]
+    return ["--pick", plausible[h[2] % len(plausible)]]
+
+
+EXTRA_ARGS = {"container": container_args}
+
+
 def args_for(fmt: str, path: str) -> list[str]:
     # A vmcore or text input alone still builds a map; DTB/DTS go in as the board.
-    return ["report", "--json", *ROLE[fmt], path]
+    extra = EXTRA_ARGS[fmt](Path(path).read_bytes()) if fmt in EXTRA_ARGS else []
+    return ["report", "--json", *ROLE[fmt], path, *extra]
 
 
 def run_forked(args: list[str], *, cpu_s: int = CPU_LIMIT_S, wall_s: int = WALL_LIMIT_S,

@@ -216,6 +216,50 @@ def _(d):
     return ["check", str(d / "same.dtb")]
 
 
+# -- containers: decoder memory is asked for by the stream header ----------------------------
+
+def _lzma_alone_with_dict(payload: bytes, dict_size: int) -> bytes:
+    """A legacy .lzma stream (U-Boot FIT `compression = "lzma"`) whose header asks for a
+    `dict_size` dictionary (bytes 1..4 of the 13-byte header)."""
+    import lzma
+    raw = bytearray(lzma.compress(payload, format=lzma.FORMAT_ALONE, preset=0))
+    raw[1:5] = dict_size.to_bytes(4, "little")
+    return bytes(raw)
+
+
+def _xz_with_dict_byte(payload: bytes, dict_byte: int) -> bytes:
+    """An xz stream whose LZMA2 filter properties ask for dictionary code `dict_byte`
+    (40: 1.5 GiB), block header CRC32 recomputed so only the size is wrong."""
+    import lzma
+    import zlib
+    raw = bytearray(lzma.compress(payload, preset=0))
+    hdr = 12                                   # stream header; the block header follows
+    size = (raw[hdr] + 1) * 4
+    assert raw[hdr + 2:hdr + 4] == b"\x21\x01"  # filter LZMA2, one property byte
+    raw[hdr + 4] = dict_byte
+    raw[hdr + size - 4:hdr + size] = zlib.crc32(raw[hdr:hdr + size - 4]).to_bytes(4, "little")
+    return bytes(raw)
+
+
+@case("fit-lzma-4g-dictionary", expect={2})
+def _(d):
+    import lzma
+
+    import container_build as cb
+    dtb = _small_dtb(d).read_bytes()
+    stream = lzma.compress(dtb, format=lzma.FORMAT_ALONE, preset=0)   # what cb.fit embeds
+    fit = cb.fit([dtb], compression="lzma")
+    assert fit.count(stream) == 1
+    (d / "lzma.itb").write_bytes(fit.replace(stream, _lzma_alone_with_dict(dtb, 0xFFFFFFFF)))
+    return ["report", "--json", str(d / "lzma.itb")]
+
+
+@case("xz-1.5g-dictionary", expect={2})
+def _(d):
+    (d / "board.dtb.xz").write_bytes(_xz_with_dict_byte(_small_dtb(d).read_bytes(), 40))
+    return ["report", "--json", str(d / "board.dtb.xz")]
+
+
 # -- command line ---------------------------------------------------------------------
 
 @case("check-continues-after-bad-file", expect={2})

@@ -9,12 +9,16 @@ Only the files named here are ever extracted, to names we choose, size-capped.
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import glob
+import lzma
 import os
 import tarfile
+import zlib
 from dataclasses import dataclass, field
 
+from memmap_tui.sources.decompress import compression_of, open_xz_bounded
 from memmap_tui.sources.errors import InputError
 from memmap_tui.sources.scratch import scratch_path
 
@@ -108,35 +112,53 @@ def open_bundle_dir(path: str) -> Bundle | None:
     return b
 
 
+def _open_tar(path: str, stack: contextlib.ExitStack) -> tarfile.TarFile:
+    """tarfile.open(path, "r:*"), but an xz tarball through a decoder bounded by
+    LZMA_MEMLIMIT: tarfile's own xz reader allocates whatever dictionary the stream header
+    asks for (1.5 GiB for a 100-byte file)."""
+    with open(path, "rb") as f:
+        xz = compression_of(f.read(8)) == "xz"
+    if not xz:
+        return stack.enter_context(tarfile.open(path, "r:*"))
+    raw = stack.enter_context(open_xz_bounded(stack.enter_context(open(path, "rb"))))
+    return stack.enter_context(tarfile.open(fileobj=raw, mode="r:"))
+
+
 def open_bundle_tar(path: str) -> Bundle | None:
     """A bundle or sosreport tarball, else None (not a tar file)."""
-    try:
-        tf = tarfile.open(path, "r:*")
-    except (tarfile.TarError, OSError, EOFError):
-        return None
-    with tf:
+    with contextlib.ExitStack() as stack:
         try:
-            members = tf.getmembers()
-        except (tarfile.TarError, OSError, EOFError) as e:
+            tf = _open_tar(path, stack)
+        except (tarfile.TarError, OSError, EOFError, lzma.LZMAError):
+            return None   # not a tarball (or an xz one we will not decode): the DTB sniffer says why
+        try:
+            return _read_tar(tf, path)
+        except (tarfile.TarError, EOFError, lzma.LZMAError, zlib.error) as e:
             raise InputError(path, f"damaged tar archive: {e}") from None
-        by_name = {_strip(m.name): m for m in members if m.isfile()}
-        kind = _kind_of([_strip(m.name) + ("/" if m.isdir() else "") for m in members])
-        if kind is None:
-            return None
-        b = Bundle(path, kind)
-        for role, patterns in _wanted(kind):
-            name = _match(list(by_name), patterns)
-            if name is None:
-                continue
-            m = by_name[name]
-            if m.size > MEMBER_CAP_BYTES:
-                raise InputError(path, f"{name}: {m.size} bytes, more than {MEMBER_CAP_BYTES >> 20} MiB")
-            src = tf.extractfile(m)
-            local = scratch_path(role.replace("/", "_")) if not role.startswith("memblock") else _memblock_path(b, role)
-            with open(local, "wb") as out:
-                out.write(src.read(MEMBER_CAP_BYTES))
-            b.files[role] = local
-            b.labels[role] = f"{path}:{name}"
+        except OSError as e:   # gzip/bz2 decoders report damage as OSError
+            raise InputError(path, f"tar archive: {e}") from None
+
+
+def _read_tar(tf: tarfile.TarFile, path: str) -> Bundle | None:
+    members = tf.getmembers()
+    by_name = {_strip(m.name): m for m in members if m.isfile()}
+    kind = _kind_of([_strip(m.name) + ("/" if m.isdir() else "") for m in members])
+    if kind is None:
+        return None
+    b = Bundle(path, kind)
+    for role, patterns in _wanted(kind):
+        name = _match(list(by_name), patterns)
+        if name is None:
+            continue
+        m = by_name[name]
+        if m.size > MEMBER_CAP_BYTES:
+            raise InputError(path, f"{name}: {m.size} bytes, more than {MEMBER_CAP_BYTES >> 20} MiB")
+        src = tf.extractfile(m)
+        local = scratch_path(role.replace("/", "_")) if not role.startswith("memblock") else _memblock_path(b, role)
+        with open(local, "wb") as out:
+            out.write(src.read(MEMBER_CAP_BYTES))
+        b.files[role] = local
+        b.labels[role] = f"{path}:{name}"
     _read_manifest(b)
     return b
 

@@ -22,6 +22,10 @@ from typing import BinaryIO, Iterator
 from memmap_tui.sources.errors import InputError
 
 CHUNK_BYTES = 1 << 20
+# liblzma allocates the dictionary the stream header asks for (up to 4 GiB in a .lzma
+# header) before any output: `xz -9e` needs 65 MiB to decode, so more is a damaged or
+# hostile header, refused as one error instead of a MemoryError.
+LZMA_MEMLIMIT = 80 << 20
 MAGICS = (
     (b"\x1f\x8b", "gzip"),
     (b"\xfd7zXZ\x00", "xz"),
@@ -43,6 +47,30 @@ class Unwrapped:
     trailing: bytes    # compressed-file bytes after that stream (an appended DTB, say)
 
 
+def lzma_decoder(fmt: int) -> lzma.LZMADecompressor:
+    """An xz (FORMAT_XZ) or legacy .lzma (FORMAT_ALONE) decoder bounded by LZMA_MEMLIMIT."""
+    return lzma.LZMADecompressor(format=fmt, memlimit=LZMA_MEMLIMIT)
+
+
+def open_xz_bounded(f: BinaryIO) -> io.BufferedReader:
+    """A seekable reader of the xz file `f` (what lzma.LZMAFile gives) whose decoder is
+    bounded by LZMA_MEMLIMIT: LZMAFile takes no memlimit, so this builds the reader it is
+    made of. Closing it leaves `f` open."""
+    try:
+        from _compression import DecompressReader  # Python ≤ 3.13
+    except ImportError:  # pragma: no cover - 3.14 moved it
+        from compression._common._streams import DecompressReader
+    return io.BufferedReader(DecompressReader(f, lzma.LZMADecompressor, trailing_error=lzma.LZMAError,
+                                              format=lzma.FORMAT_XZ, memlimit=LZMA_MEMLIMIT))
+
+
+def _damaged(kind: str, e: Exception) -> str:
+    if isinstance(e, lzma.LZMAError) and "memory usage limit" in str(e).lower():
+        return (f"{kind} data asks for more than {LZMA_MEMLIMIT >> 20} MiB of decoder memory "
+                "(dictionary size in its header): damaged, or not a boot payload")
+    return f"damaged {kind} data: {e}"
+
+
 class _Decoder:
     """One compressed stream: `feed()` compressed bytes, get output; `eof`/`unused` when done."""
 
@@ -50,7 +78,7 @@ class _Decoder:
         if kind == "gzip":
             self._d = zlib.decompressobj(wbits=31)
         elif kind == "xz":
-            self._d = lzma.LZMADecompressor(format=lzma.FORMAT_XZ)
+            self._d = lzma_decoder(lzma.FORMAT_XZ)
         else:
             self._d = bz2.BZ2Decompressor()
         self.kind = kind
@@ -104,7 +132,7 @@ class Stream:
                 if out:
                     yield out
         except (zlib.error, lzma.LZMAError, OSError, EOFError) as e:
-            raise InputError(self.path, f"damaged {self.kind} data: {e}") from None
+            raise InputError(self.path, _damaged(self.kind, e)) from None
         self.trailing = dec.unused
 
 
@@ -125,7 +153,7 @@ def decompress_capped(decoder, data: bytes, cap_bytes: int, where: str) -> bytes
     try:
         out = decoder.decompress(data, cap_bytes + 1)
     except (zlib.error, lzma.LZMAError) as e:
-        raise InputError(None, f"{where}: damaged compressed data: {e}") from None
+        raise InputError(None, f"{where}: {_damaged('compressed', e)}") from None
     if len(out) > cap_bytes:
         raise InputError(None, f"{where}: decompresses to more than {cap_bytes >> 20} MiB")
     return out

@@ -13,7 +13,12 @@ import io
 import lzma
 from dataclasses import dataclass
 
-from memmap_tui.sources.decompress import compression_of, decompress_capped, unwrap
+from memmap_tui.sources.decompress import (
+    compression_of,
+    decompress_capped,
+    lzma_decoder,
+    unwrap,
+)
 from memmap_tui.sources.errors import InputError
 from memmap_tui.sources.fdt_blob import FdtBlob, prop_string, prop_strings, prop_u32
 
@@ -76,7 +81,7 @@ def _decompress(raw: bytes, comp: str, where: str, cap_bytes: int) -> bytes:
     if comp == "none":
         return raw
     if comp == "lzma":     # U-Boot's lzma is the legacy .lzma ("alone") format, no magic
-        return decompress_capped(lzma.LZMADecompressor(format=lzma.FORMAT_ALONE), raw, cap_bytes, where)
+        return decompress_capped(lzma_decoder(lzma.FORMAT_ALONE), raw, cap_bytes, where)
     kind = compression_of(raw)
     if kind is None or {"gzip": "gzip", "bzip2": "bzip2", "zstd": "zstd"}.get(comp) != kind:
         raise InputError(None, f"{where}: compression {comp!r} not supported or data does not match it")
