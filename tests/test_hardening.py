@@ -123,6 +123,22 @@ def test_address_cells_200_decodes_to_a_finding_not_a_crash():
     assert all(r.end <= 1 << 64 for reg in info.regions for r in reg.ranges)
 
 
+def test_huge_reg_is_a_finding_not_a_gigabyte_of_ints(monkeypatch):
+    """A reg of more cells than are decoded (a 64 MiB one took 13 s and 1.1 GiB as one
+    Python int per cell): the node gets a finding, nothing is decoded."""
+    from memmap_tui.sources import fdt_blob
+    monkeypatch.setattr(fdt_blob, "MAX_PROP_CELLS", 1024)
+    calls = []
+    real = fdt_blob.cells_to_int
+    monkeypatch.setattr(fdt_blob, "cells_to_int", lambda c: calls.append(1) or real(c))
+    reg = fb.cells(0, 0x80000000, 0, 0x1000) * 257          # 1,028 cells
+    child = ("r@80000000", [("reg", reg)], [])
+    info = decode_dtb(parse_fdt(fb.build(fb.reserved_board([child], memory=(0x80000000, 1 << 30)))))
+    bad = [f for f in info.findings if f.code == "bad-reg"]
+    assert bad and "1,028 cells, more than the 1,024 decoded" in bad[0].message
+    assert len(calls) <= 2          # /memory's one tuple; none of the 257
+
+
 def test_long_property_description_is_cut():
     text = describe_prop(fb.cells(*range(1 << 20)))
     assert len(text) < 20_000 and text.endswith("(4,194,304 bytes)") and text.startswith("<0x0 0x1 ")

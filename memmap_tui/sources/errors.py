@@ -61,9 +61,15 @@ def read_input_bytes(path: str, limit: int) -> bytes:
     f = open_input(path)
     try:
         # Chunked: read(limit + 1) would allocate the whole limit up front for every input.
+        # A regular file's first read asks for its size (+1, to see it grow): one allocation,
+        # and join() of a single chunk is that same object, not a second copy.
+        size = None if f is sys.stdin.buffer else os.fstat(f.fileno()).st_size
+        if size is not None and size > limit:
+            raise InputError(path, f"larger than {limit >> 20} MiB: not a plausible input of this kind")
         chunks, total = [], 0
         while total <= limit:
-            chunk = f.read(min(_CHUNK, limit + 1 - total))
+            want = size + 1 if size is not None and not chunks else _CHUNK
+            chunk = f.read(min(want, limit + 1 - total))
             if not chunk:
                 break
             chunks.append(chunk)

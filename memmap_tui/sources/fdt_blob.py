@@ -212,9 +212,15 @@ def prop_u32(value: bytes) -> int:
     return struct.unpack(">I", value)[0]
 
 
+MAX_PROP_CELLS = 1 << 18   # 1 MiB of cells: 65,536 <2 2> reg tuples; real boards list a handful
+
+
 def prop_cells(value: bytes) -> list[int]:
     if len(value) % 4:
         raise FdtError(f"length {len(value)} is not a multiple of 4")
+    if len(value) > 4 * MAX_PROP_CELLS:
+        # a Python int per cell: a 64 MiB reg would need > 1 GiB to decode
+        raise FdtError(f"{len(value) // 4:,} cells, more than the {MAX_PROP_CELLS:,} decoded (damaged)")
     return list(struct.unpack(f">{len(value) // 4}I", value))
 
 
