@@ -262,25 +262,11 @@ class BitmapIndex:
         return self.bm2.rank(lo) - self._desc_base, self.bm2.rank(hi) - self._desc_base
 
     def _one(self, r: Range) -> RangeStats:
-        bs = self.block
-        if r.start % bs or r.end % bs:
-            cov, pres = self.presence(r)
-            i, j = self._desc_span(r)
-        else:
-            # Block-aligned (every range of a 4 KiB-block dump): the presence counts and the
-            # descriptor span are the same four rank queries — asked once, not through
-            # held_bytes() twice and _desc_span() once (50,000-range dumps).
-            b0 = self.pfn_base
-            lo, hi = r.start // bs - b0, r.end // bs - b0
-            cov = self.bm1.count(lo, hi) * bs
-            w0, w1 = self.desc_window
-            rank2 = self.bm2.rank
-            if w0 <= lo and hi <= w1:
-                i, j = rank2(lo) - self._desc_base, rank2(hi) - self._desc_base
-                pres = (j - i) * bs
-            else:
-                pres = self.bm2.count(lo, hi) * bs
-                i, j = self._desc_span(r)
+        cov, pres = self.presence(r)
+        return self._with_descriptors(cov, pres, *self._desc_span(r))
+
+    def _with_descriptors(self, cov: int, pres: int, i: int, j: int) -> RangeStats:
+        """The range's figures once its descriptors [i, j) are known."""
         zero, disk = 0, None
         if self.desc_reader is not None and j > i:
             d = self.desc_reader(i, j)
@@ -304,23 +290,14 @@ class BitmapIndex:
         pos = sorted(ends | {min(max(p, w0), w1) for p in ends})
         rank1 = dict(zip(pos, self.bm1.ranks(pos)))
         rank2 = dict(zip(pos, self.bm2.ranks(pos)))
-        base, desc, ratio = self._desc_base, self.desc_reader, self.block // self.page_size
+        base = self._desc_base
         out = []
         for r in ranges:
             lo, hi = r.start // bs - b0, r.end // bs - b0
-            cov = (rank1[hi] - rank1[lo]) * bs if hi > lo else 0
-            pres = (rank2[hi] - rank2[lo]) * bs if hi > lo else 0
-            i = rank2[min(max(lo, w0), w1)] - base
-            j = rank2[min(max(hi, w0), w1)] - base
-            zero, disk = 0, None
-            if desc is not None and j > i:
-                d = desc(i, j)
-                zero = d.zero
-                if not d.missing:
-                    disk = d.data_bytes + PAGE_DESC_BYTES * (j - i)
-            elif j == i:
-                disk = 0
-            out.append(RangeStats(cov, pres, max(0, cov - pres) // self.page_size, zero * ratio, disk, j - i))
+            out.append(self._with_descriptors(
+                (rank1[hi] - rank1[lo]) * bs if hi > lo else 0,
+                (rank2[hi] - rank2[lo]) * bs if hi > lo else 0,
+                rank2[min(max(lo, w0), w1)] - base, rank2[min(max(hi, w0), w1)] - base))
         return out
 
     def totals(self) -> RangeStats:
