@@ -10,8 +10,6 @@ import dataclasses
 import math
 import os
 import sys
-from importlib import resources
-from pathlib import Path
 
 import click
 
@@ -26,6 +24,7 @@ EXIT_BAD_INPUT = 2
 
 def demo_paths() -> dict[str, str]:
     """The bundled demo board (sample-data shipped inside the package)."""
+    from importlib import resources   # ~4 ms of imports: only the demo needs it
     base = resources.files("memmap_tui") / "data"
     return {"dtb": str(base / "board.dtb"), "iomem": str(base / "iomem.txt"),
             "dmesg": str(base / "dmesg.txt")}
@@ -142,8 +141,10 @@ def report_cmd(fmt: str, as_json: bool, mem_usage: str | None, dump_level: int, 
 def print_report(loaded: Loaded, options: Options, fmt: str, mem_usage: str | None = None,
                  dump_level: int = 31) -> None:
     from memmap_tui.core.policy import evaluate
-    from memmap_tui.sources.mem_usage import read_mem_usage
-    usage = read_mem_usage(mem_usage) if mem_usage else None
+    usage = None
+    if mem_usage:
+        from memmap_tui.sources.mem_usage import read_mem_usage
+        usage = read_mem_usage(mem_usage)
     results = evaluate(loaded.mm)
     if fmt == "json":
         from memmap_tui.report.json_doc import build_report, to_json
@@ -307,6 +308,7 @@ def export_cmd(output, overlay, dts, dts_patch, dts_root, dtsi_override, **kw) -
     if not kw.get("dtb") and not kw.get("demo"):
         raise InputError(None, "export needs a DTB")
     from memmap_tui.export import ExportRequest, changes_from, run_export
+    from pathlib import Path
     from memmap_tui.termination import signals_raise
     options = build_options(**kw, default_demo=False)
     loaded = load(options)
