@@ -11,10 +11,8 @@ from __future__ import annotations
 import io
 import os
 import struct
-import tempfile
 from dataclasses import dataclass, field
 
-from memmap_tui.sources import android
 from memmap_tui.sources.decompress import compression_of, unwrap
 from memmap_tui.sources.dt_dir import looks_like_dt_dir, read_dt_dir
 from memmap_tui.sources.dtb import DtbBytes, DtbInfo, compile_dts, decode_read
@@ -127,6 +125,7 @@ def _sniff(data: bytes, path: str, include_dirs, wrappers: list[str], depth: int
             return DtbSource(path, "kernel with appended DTB", _candidates_plain(_named_chain(chain, "appended dtb")))
     if data[:4] == FDT_MAGIC_BYTES:
         return _sniff_fdt(data, path)
+    from memmap_tui.sources import android   # not for a plain DTB (start-up, issue 14)
     if android.is_dt_table(data):
         entries = android.dt_table_entries(data, path, INPUT_CAP_BYTES)
         return DtbSource(path, "Android DT table", _candidates_plain([(e.name, e.data) for e in entries]))
@@ -160,6 +159,7 @@ def _sniff_fdt(data: bytes, path: str) -> DtbSource:
 
 
 def _sniff_boot(data: bytes, path: str, include_dirs, depth: int) -> DtbSource:
+    from memmap_tui.sources import android
     what, sections = android.boot_sections(data, path)
     named: list[tuple[str, bytes]] = []
     for sec in sections:
@@ -191,6 +191,7 @@ def _compile(data: bytes, path: str, include_dirs) -> DtbSource:
         compiled = compile_dts(path, include_dirs, source=data)
         sources = compiled.sources
     else:   # DTS from stdin or inside a compressed file: compile a private copy
+        import tempfile
         with tempfile.TemporaryDirectory() as tmp:
             copy = os.path.join(tmp, "input.dts")
             with open(copy, "wb") as f:

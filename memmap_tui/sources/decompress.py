@@ -9,12 +9,7 @@ a decompression bomb ends as one clear error, not an exhausted machine.
 
 from __future__ import annotations
 
-import bz2
 import io
-import lzma
-import shutil
-import subprocess
-import tempfile
 import zlib
 from dataclasses import dataclass
 from typing import BinaryIO, Iterator
@@ -47,11 +42,14 @@ class _Decoder:
     """One compressed stream: `feed()` compressed bytes, get output; `eof`/`unused` when done."""
 
     def __init__(self, kind: str) -> None:
+        # lzma and bz2 load here: a plain DTB's start-up never needs them (issue 14)
         if kind == "gzip":
             self._d = zlib.decompressobj(wbits=31)
         elif kind == "xz":
+            import lzma
             self._d = lzma.LZMADecompressor(format=lzma.FORMAT_XZ)
         else:
+            import bz2
             self._d = bz2.BZ2Decompressor()
         self.kind = kind
 
@@ -91,6 +89,7 @@ class Stream:
         if self.kind == "zstd":
             yield from _zstd_stream(self.f, self.path)   # the CLI does not report what follows
             return
+        import lzma   # for its error class
         dec = _Decoder(self.kind)
         try:
             while not dec.eof:
@@ -122,6 +121,7 @@ def unwrap(f: BinaryIO, kind: str, path: str, cap_bytes: int) -> Unwrapped:
 
 def decompress_capped(decoder, data: bytes, cap_bytes: int, where: str) -> bytes:
     """One in-memory payload through a zlib/lzma decompressor object, never past the cap."""
+    import lzma   # for its error class
     try:
         out = decoder.decompress(data, cap_bytes + 1)
     except (zlib.error, lzma.LZMAError) as e:
@@ -138,6 +138,9 @@ def _check_cap(total: int, cap_bytes: int, kind: str, path: str) -> None:
 
 
 def _zstd_stream(f: BinaryIO, path: str) -> Iterator[bytes]:
+    import shutil
+    import subprocess
+    import tempfile
     exe = shutil.which("zstd")
     if not exe:
         raise InputError(path, "zstd-compressed input needs the `zstd` tool (Debian: apt-get install zstd)")

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import os
 import stat
-import tempfile
 from dataclasses import dataclass, field
 from typing import Iterable
 
 from memmap_tui.core.model import BootInfo, Finding, Level, Region, RegionKind
 from memmap_tui.core.ranges import Range, RangeSet
-from memmap_tui.sources import tools
 from memmap_tui.sources.errors import MAX_DTB_INPUT_BYTES, InputError, read_input_bytes
 from memmap_tui.core.replay import kernel_tuple
 from memmap_tui.sources.fdt_blob import (
@@ -87,6 +85,8 @@ def read_dtb_bytes(path: str, include_dirs: tuple[str, ...] = ()) -> DtbBytes:
 def compile_dts(path: str, include_dirs: tuple[str, ...] = (), *, source: bytes | None = None) -> DtbBytes:
     """cpp (when the source uses it) then dtc, as the kernel's cmd_dtc does, bounded by
     `sources.tools` (timeout, memory, output size, stdin closed)."""
+    import tempfile   # with tools (subprocess): only a .dts needs them, not a DTB's start-up
+    from memmap_tui.sources import tools
     if source is None:
         source = read_input_bytes(path, MAX_DTB_INPUT_BYTES)
     dirs = (os.path.dirname(os.path.abspath(path)), *include_dirs)
@@ -136,6 +136,7 @@ CPP_OPTIONS = ["-nostdinc", "-undef", "-D__DTS__", "-x", "assembler-with-cpp"]
 
 def preprocess_dts(path: str | os.PathLike, include_dirs: Iterable[str | os.PathLike]) -> bytes:
     """cpp output with line markers (`# LINE "FILE"`): dtc follows them in its messages."""
+    from memmap_tui.sources import tools
     inc = [a for d in include_dirs for a in ("-I", os.path.abspath(d))]
     return tools.checked("cpp", [*CPP_OPTIONS, *inc], [path],
                          why="preprocess the .dts (#include/#define)", where=str(path))

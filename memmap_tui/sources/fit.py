@@ -10,7 +10,6 @@ aligned) or `data-position` (from the start of the file), `data-size` long
 from __future__ import annotations
 
 import io
-import lzma
 from dataclasses import dataclass
 
 from memmap_tui.sources.decompress import compression_of, decompress_capped, unwrap
@@ -76,6 +75,7 @@ def _decompress(raw: bytes, comp: str, where: str, cap_bytes: int) -> bytes:
     if comp == "none":
         return raw
     if comp == "lzma":     # U-Boot's lzma is the legacy .lzma ("alone") format, no magic
+        import lzma        # only here: not on every DTB's start-up
         return decompress_capped(lzma.LZMADecompressor(format=lzma.FORMAT_ALONE), raw, cap_bytes, where)
     kind = compression_of(raw)
     if kind is None or {"gzip": "gzip", "bzip2": "bzip2", "zstd": "zstd"}.get(comp) != kind:
