@@ -17,7 +17,7 @@ from memmap_tui.sources.decompress import compression_of, unwrap
 from memmap_tui.sources.dt_dir import looks_like_dt_dir, read_dt_dir
 from memmap_tui.sources.dtb import DtbBytes, DtbInfo, compile_dts, decode_read
 from memmap_tui.sources.errors import InputError, read_input_bytes
-from memmap_tui.sources.fdt_blob import FDT_MAGIC, FdtError, parse_fdt, prop_string, prop_strings
+from memmap_tui.sources.fdt_blob import FDT_MAGIC, FdtBlob, FdtError, parse_fdt, prop_string, prop_strings
 from memmap_tui.sources.fit import fit_dtbs, is_fit
 
 INPUT_CAP_BYTES = 256 << 20        # boot images are tens of MiB; a DTB a few hundred KiB
@@ -40,6 +40,9 @@ class DtbCandidate:
     compatible: tuple[str, ...] = ()
     aliases: tuple[str, ...] = ()   # FIT configurations naming it
     overlay: bool = False
+    # the tree the sniffer already parsed (a plain DTB), so loading does not parse it again;
+    # None for the candidates of a container (their trees are parsed when one is loaded)
+    blob: FdtBlob | None = field(default=None, compare=False, repr=False)
 
     @property
     def label(self) -> str:
@@ -155,7 +158,7 @@ def _sniff_fdt(data: bytes, path: str) -> DtbSource:
     chain = _fdt_chain(data, 0)
     if len(chain) > 1:
         return DtbSource(path, "concatenated DTBs", _candidates_plain(_named_chain(chain, "dtb")))
-    return DtbSource(path, "DTB", [_candidate(1, os.path.basename(path), data, path)])
+    return DtbSource(path, "DTB", [_candidate(1, os.path.basename(path), data, path, parsed=first)])
 
 
 def _sniff_boot(data: bytes, path: str, include_dirs, depth: int) -> DtbSource:
@@ -267,16 +270,18 @@ def _candidates_plain(named: list[tuple[str, bytes]]) -> list[DtbCandidate]:
     return [_candidate(i, name, blob, "") for i, (name, blob) in enumerate(named, 1)]
 
 
-def _candidate(index: int, name: str, data: bytes, path: str, aliases: tuple[str, ...] = ()) -> DtbCandidate:
+def _candidate(index: int, name: str, data: bytes, path: str, aliases: tuple[str, ...] = (),
+               parsed: FdtBlob | None = None) -> DtbCandidate:
+    """`parsed`: `data` already parsed; the candidate keeps it for loading."""
     try:
-        blob = parse_fdt(data)
+        blob = parsed if parsed is not None else parse_fdt(data)
     except FdtError as e:
         raise InputError(path or None, f"{name}: {e}") from None
     root = blob.root
     model = prop_string(root.props["model"]) if root.has("model") else ""
     compatible = tuple(prop_strings(root.props["compatible"])) if root.has("compatible") else ()
     overlay = blob.get("/__fixups__") is not None or any(c.name.startswith("fragment@") for c in root.children)
-    return DtbCandidate(index, name, data, model, compatible, tuple(aliases), overlay)
+    return DtbCandidate(index, name, data, model, compatible, tuple(aliases), overlay, blob=parsed)
 
 
 # -- picking -----------------------------------------------------------------------------
@@ -313,4 +318,4 @@ def load_candidate(cand: DtbCandidate, source: DtbSource, label: str, *, kernel:
     """Decode the chosen device tree exactly as a plain DTB file would be."""
     read = DtbBytes(cand.data, source.path, compiled_from=source.compiled_from,
                     sources=source.sources or (source.path,))
-    return decode_read(read, label=label, kernel=kernel, keep=source.plain)
+    return decode_read(read, label=label, kernel=kernel, keep=source.plain, blob=cand.blob)

@@ -159,13 +159,16 @@ def load_dtb(path: str, *, kernel: str = "7.2", include_dirs: tuple[str, ...] = 
     return decode_read(read_dtb_bytes(path, include_dirs), label=path, kernel=kernel)
 
 
-def decode_read(read: DtbBytes, *, label: str, kernel: str, keep: bool = True) -> DtbInfo:
-    """Parse and decode the blob loading read; `keep` remembers the bytes on the result
-    (what export patches, and the files it must never write over)."""
-    try:
-        blob = parse_fdt(read.data)
-    except FdtError as e:
-        raise InputError(label, str(e)) from None
+def decode_read(read: DtbBytes, *, label: str, kernel: str, keep: bool = True,
+                blob: FdtBlob | None = None) -> DtbInfo:
+    """Parse and decode the blob loading read (`blob`: already parsed from `read.data`);
+    `keep` remembers the bytes on the result (what export patches, and the files it must
+    never write over)."""
+    if blob is None:
+        try:
+            blob = parse_fdt(read.data)
+        except FdtError as e:
+            raise InputError(label, str(e)) from None
     info = decode_dtb(blob, path=label, kernel=kernel)
     info.compiled_from = read.compiled_from
     if keep:
