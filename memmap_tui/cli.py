@@ -6,7 +6,9 @@ Bad input is one line on stderr and exit status 2 — never a traceback
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
+import gc
 import math
 import os
 import sys
@@ -20,6 +22,11 @@ from memmap_tui.sources.errors import InputError
 from memmap_tui.termination import Terminated
 
 EXIT_BAD_INPUT = 2
+
+# At exit the interpreter's final collections walk every module, class and function to free
+# cycles the OS reclaims anyway: ~10 ms of a 90 ms `report --json` (issue 14). Frozen objects
+# are skipped; atexit handlers (scratch clean-up) and output flushing are unaffected.
+atexit.register(gc.freeze)
 
 
 def demo_paths() -> dict[str, str]:
