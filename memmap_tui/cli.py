@@ -31,7 +31,7 @@ atexit.register(gc.freeze)
 
 def demo_paths() -> dict[str, str]:
     """The bundled demo board (sample-data shipped inside the package)."""
-    from importlib import resources   # ~4 ms of imports: only the demo needs it
+    from importlib import resources  # ~4 ms of imports: only the demo needs it
     base = resources.files("memmap_tui") / "data"
     return {"dtb": str(base / "board.dtb"), "iomem": str(base / "iomem.txt"),
             "dmesg": str(base / "dmesg.txt")}
@@ -314,8 +314,9 @@ def export_cmd(output, overlay, dts, dts_patch, dts_root, dtsi_override, **kw) -
     """Write a patched DTB, an overlay and/or a .dts patch for the linux,no-dump toggles."""
     if not kw.get("dtb") and not kw.get("demo"):
         raise InputError(None, "export needs a DTB")
-    from memmap_tui.export import ExportRequest, changes_from, run_export
     from pathlib import Path
+
+    from memmap_tui.export import ExportRequest, changes_from, run_export
     from memmap_tui.termination import signals_raise
     options = build_options(**kw, default_demo=False)
     loaded = load(options)

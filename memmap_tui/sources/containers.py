@@ -128,7 +128,7 @@ def _sniff(data: bytes, path: str, include_dirs, wrappers: list[str], depth: int
             return DtbSource(path, "kernel with appended DTB", _candidates_plain(_named_chain(chain, "appended dtb")))
     if data[:4] == FDT_MAGIC_BYTES:
         return _sniff_fdt(data, path)
-    from memmap_tui.sources import android   # not for a plain DTB (start-up, issue 14)
+    from memmap_tui.sources import android  # not for a plain DTB (start-up, issue 14)
     if android.is_dt_table(data):
         entries = android.dt_table_entries(data, path, INPUT_CAP_BYTES)
         return DtbSource(path, "Android DT table", _candidates_plain([(e.name, e.data) for e in entries]))

@@ -89,7 +89,7 @@ class Stream:
         if self.kind == "zstd":
             yield from _zstd_stream(self.f, self.path)   # the CLI does not report what follows
             return
-        import lzma   # for its error class
+        import lzma  # for its error class
         dec = _Decoder(self.kind)
         try:
             while not dec.eof:
@@ -121,7 +121,7 @@ def unwrap(f: BinaryIO, kind: str, path: str, cap_bytes: int) -> Unwrapped:
 
 def decompress_capped(decoder, data: bytes, cap_bytes: int, where: str) -> bytes:
     """One in-memory payload through a zlib/lzma decompressor object, never past the cap."""
-    import lzma   # for its error class
+    import lzma  # for its error class
     try:
         out = decoder.decompress(data, cap_bytes + 1)
     except (zlib.error, lzma.LZMAError) as e:

@@ -85,7 +85,8 @@ def read_dtb_bytes(path: str, include_dirs: tuple[str, ...] = ()) -> DtbBytes:
 def compile_dts(path: str, include_dirs: tuple[str, ...] = (), *, source: bytes | None = None) -> DtbBytes:
     """cpp (when the source uses it) then dtc, as the kernel's cmd_dtc does, bounded by
     `sources.tools` (timeout, memory, output size, stdin closed)."""
-    import tempfile   # with tools (subprocess): only a .dts needs them, not a DTB's start-up
+    import tempfile  # with tools (subprocess): only a .dts needs them, not a DTB's start-up
+
     from memmap_tui.sources import tools
     if source is None:
         source = read_input_bytes(path, MAX_DTB_INPUT_BYTES)

@@ -75,7 +75,7 @@ def _decompress(raw: bytes, comp: str, where: str, cap_bytes: int) -> bytes:
     if comp == "none":
         return raw
     if comp == "lzma":     # U-Boot's lzma is the legacy .lzma ("alone") format, no magic
-        import lzma        # only here: not on every DTB's start-up
+        import lzma  # only here: not on every DTB's start-up
         return decompress_capped(lzma.LZMADecompressor(format=lzma.FORMAT_ALONE), raw, cap_bytes, where)
     kind = compression_of(raw)
     if kind is None or {"gzip": "gzip", "bzip2": "bzip2", "zstd": "zstd"}.get(comp) != kind:

@@ -14,7 +14,7 @@ def scratch_path(name: str) -> str:
     """A fresh path inside the private directory (`name` is ours, never a member name)."""
     global _dir
     if _dir is None:
-        import shutil     # tempfile and shutil only once a scratch file is needed (start-up)
+        import shutil  # tempfile and shutil only once a scratch file is needed (start-up)
         import tempfile
         _dir = tempfile.mkdtemp(prefix="memmap-tui-")
         atexit.register(shutil.rmtree, _dir, True)
