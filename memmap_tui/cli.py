@@ -156,7 +156,7 @@ def print_report(loaded: Loaded, options: Options, fmt: str, mem_usage: str | No
     if fmt == "json":
         from memmap_tui.report.json_doc import build_report, to_json
         from memmap_tui.report.projection import dump_projection_json, projection_json
-        doc = build_report(loaded.mm, write_speed_mbps=options.write_speed_mbps)
+        doc = build_report(loaded.mm, write_speed_mbps=options.write_speed_mbps, results=results)
         if loaded.dump is not None:
             from memmap_tui.core.dump import check_policy
             from memmap_tui.report.dump import dump_json
