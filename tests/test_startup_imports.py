@@ -108,3 +108,13 @@ def test_report_json_is_laid_out_one_member_per_line_and_rejects_nan():
     assert sum(1 for line in lines if line.startswith('  {"id": ')) == len(doc["regions"])
     bad = run_cli("report", "--json", "--demo", "--write-speed", "nan")
     assert bad.returncode == 2 and bad.stdout == "" and "--write-speed" in bad.stderr
+
+
+def test_the_cli_freezes_the_heap_at_exit():
+    # a handler registered before the CLI's runs after it (atexit is last-in, first-out): by then
+    # every object is frozen, so the interpreter's final collections skip them
+    code = ("import atexit, gc\n"
+            "atexit.register(lambda: print('frozen' if gc.get_freeze_count() else 'not frozen'))\n"
+            "import memmap_tui.cli\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "frozen"
