@@ -20,16 +20,18 @@ from memmap_tui.core.policy import TOGGLE_WHY, ToggleEffect, toggle_effect
 from memmap_tui.core.ranges import Range, RangeSet
 from memmap_tui.core.replay import replay
 from memmap_tui.core.units import compact_hex, exact_size, kernel_mem, memparse_prefix
-from memmap_tui.sources.dmesg import DmesgInfo, boot_log, load_dmesg
 from memmap_tui.sources.dtb import DtbInfo, kernel_tuple
 from memmap_tui.sources.errors import InputError
-from memmap_tui.sources.iomem import IomemInfo, load_iomem
 from memmap_tui.sources.containers import load_candidate
-from memmap_tui.sources.memblock import MemblockInfo, load_memblock, memblock_nomap_checks, memblock_placements
 from memmap_tui.sources.user_input import UserInputs, resolve_inputs
 
-if TYPE_CHECKING:  # the vmcore readers (and pyelftools) load only when a dump is given
+if TYPE_CHECKING:
+    # the vmcore readers (and pyelftools) load only when a dump is given; the dmesg, iomem and
+    # memblock readers only when that input is (start-up of a DTB-only report, issue 14)
     from memmap_tui.core.dump import DumpLayout
+    from memmap_tui.sources.dmesg import DmesgInfo
+    from memmap_tui.sources.iomem import IomemInfo
+    from memmap_tui.sources.memblock import MemblockInfo
 
 DEFAULT_WRITE_SPEED_MBPS = 100.0  # a modest disk or NFS target, decimal MB/s
 DEFAULT_KERNEL = "7.2"
@@ -117,6 +119,7 @@ def _read_inputs(mm: MemoryMap, loaded: Loaded) -> None:
     user.annotate(mm, demo=options.demo)   # container, pick, bundle: named in inputs and findings
     # Logs and dumps first: they say which kernel ran, and that decides how the DT is read.
     if user.files.get("dmesg"):
+        from memmap_tui.sources.dmesg import load_dmesg
         loaded.dmesg = load_dmesg(user.files["dmesg"])
         mm.inputs["dmesg"] = user.labels["dmesg"]
     if user.files.get("vmcore"):
@@ -124,6 +127,7 @@ def _read_inputs(mm: MemoryMap, loaded: Loaded) -> None:
         loaded.dump = open_dump(user.files["vmcore"])
         mm.inputs["vmcore"] = user.labels["vmcore"]
     if user.files.get("memblock"):   # the kernel's own view: RAM, NOMAP, placements
+        from memmap_tui.sources.memblock import load_memblock
         loaded.memblock = load_memblock(user.files["memblock"])
         mm.inputs["memblock"] = user.labels["memblock"]
         mm.findings.extend(loaded.memblock.findings)
@@ -137,6 +141,7 @@ def _read_inputs(mm: MemoryMap, loaded: Loaded) -> None:
         mm.hotplug = RangeSet(pair for m in loaded.dtb.memory_nodes if m.hotpluggable for pair in m.ranges.pairs)
         mm.findings.extend(loaded.dtb.findings)
     if user.files.get("iomem"):
+        from memmap_tui.sources.iomem import load_iomem
         loaded.iomem = load_iomem(user.files["iomem"])
         mm.inputs["iomem"] = user.labels["iomem"]
         mm.iomem = loaded.iomem.entries
@@ -173,7 +178,11 @@ def _replay(mm: MemoryMap, loaded: Loaded) -> None:
     """The boot replay (core/replay.py): states, failures, crashkernel placement. It returns
     a new model; later steps read `loaded.mm`."""
     options = loaded.options
-    loaded.mm = replay(mm, boot_log(loaded.dmesg) if loaded.dmesg else None,
+    log = None
+    if loaded.dmesg:
+        from memmap_tui.sources.dmesg import boot_log
+        log = boot_log(loaded.dmesg)
+    loaded.mm = replay(mm, log,
                        kernel_assumed=options.kernel is None
                        and not any(f.code == "kernel-detected" for f in mm.findings),
                        dma_max_cpu_address=loaded.dtb.dma_max_cpu_address if loaded.dtb else None)
@@ -363,6 +372,7 @@ def _memblock_evidence(mm: MemoryMap, loaded: Loaded) -> None:
     regions that match exactly one memblock entry (after dmesg, before iomem)."""
     if loaded.memblock is None:
         return
+    from memmap_tui.sources.memblock import memblock_nomap_checks, memblock_placements
     for i, note, finding in memblock_nomap_checks(mm, loaded.memblock):
         mm.regions[i] = replace(mm.regions[i], notes=mm.regions[i].notes + (note,))
         if finding is not None:

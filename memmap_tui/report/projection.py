@@ -9,12 +9,13 @@ from memmap_tui.core.capture import assumptions, estimate
 from memmap_tui.core.model import MemoryMap
 from memmap_tui.core.policy import PolicyResults
 from memmap_tui.core.units import exact_size
-from memmap_tui.sources.mem_usage import MemUsage
 
-if TYPE_CHECKING:   # rich only for the text report; the dump package only with a dump
+if TYPE_CHECKING:   # rich only for the text report; the dump package only with a dump;
+    # the --mem-usage reader only with --mem-usage
     from rich.console import Console
 
     from memmap_tui.core.dump import DumpLayout
+    from memmap_tui.sources.mem_usage import MemUsage
 
 
 def source_of(layout: DumpLayout | None, mem_usage: MemUsage | None) -> str:

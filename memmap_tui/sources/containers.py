@@ -11,15 +11,13 @@ from __future__ import annotations
 import io
 import os
 import struct
-import tempfile
 from dataclasses import dataclass, field
 
-from memmap_tui.sources import android
 from memmap_tui.sources.decompress import compression_of, unwrap
 from memmap_tui.sources.dt_dir import looks_like_dt_dir, read_dt_dir
 from memmap_tui.sources.dtb import DtbBytes, DtbInfo, compile_dts, decode_read
 from memmap_tui.sources.errors import InputError, read_input_bytes
-from memmap_tui.sources.fdt_blob import FDT_MAGIC, FdtError, parse_fdt, prop_string, prop_strings
+from memmap_tui.sources.fdt_blob import FDT_MAGIC, FdtBlob, FdtError, parse_fdt, prop_string, prop_strings
 from memmap_tui.sources.fit import fit_dtbs, is_fit
 
 INPUT_CAP_BYTES = 256 << 20        # boot images are tens of MiB; a DTB a few hundred KiB
@@ -42,6 +40,9 @@ class DtbCandidate:
     compatible: tuple[str, ...] = ()
     aliases: tuple[str, ...] = ()   # FIT configurations naming it
     overlay: bool = False
+    # the tree the sniffer already parsed (a plain DTB), so loading does not parse it again;
+    # None for the candidates of a container (their trees are parsed when one is loaded)
+    blob: FdtBlob | None = field(default=None, compare=False, repr=False)
 
     @property
     def label(self) -> str:
@@ -127,6 +128,7 @@ def _sniff(data: bytes, path: str, include_dirs, wrappers: list[str], depth: int
             return DtbSource(path, "kernel with appended DTB", _candidates_plain(_named_chain(chain, "appended dtb")))
     if data[:4] == FDT_MAGIC_BYTES:
         return _sniff_fdt(data, path)
+    from memmap_tui.sources import android  # not for a plain DTB (start-up, issue 14)
     if android.is_dt_table(data):
         entries = android.dt_table_entries(data, path, INPUT_CAP_BYTES)
         return DtbSource(path, "Android DT table", _candidates_plain([(e.name, e.data) for e in entries]))
@@ -156,10 +158,11 @@ def _sniff_fdt(data: bytes, path: str) -> DtbSource:
     chain = _fdt_chain(data, 0)
     if len(chain) > 1:
         return DtbSource(path, "concatenated DTBs", _candidates_plain(_named_chain(chain, "dtb")))
-    return DtbSource(path, "DTB", [_candidate(1, os.path.basename(path), data, path)])
+    return DtbSource(path, "DTB", [_candidate(1, os.path.basename(path), data, path, parsed=first)])
 
 
 def _sniff_boot(data: bytes, path: str, include_dirs, depth: int) -> DtbSource:
+    from memmap_tui.sources import android
     what, sections = android.boot_sections(data, path)
     named: list[tuple[str, bytes]] = []
     for sec in sections:
@@ -191,6 +194,7 @@ def _compile(data: bytes, path: str, include_dirs) -> DtbSource:
         compiled = compile_dts(path, include_dirs, source=data)
         sources = compiled.sources
     else:   # DTS from stdin or inside a compressed file: compile a private copy
+        import tempfile
         with tempfile.TemporaryDirectory() as tmp:
             copy = os.path.join(tmp, "input.dts")
             with open(copy, "wb") as f:
@@ -266,16 +270,18 @@ def _candidates_plain(named: list[tuple[str, bytes]]) -> list[DtbCandidate]:
     return [_candidate(i, name, blob, "") for i, (name, blob) in enumerate(named, 1)]
 
 
-def _candidate(index: int, name: str, data: bytes, path: str, aliases: tuple[str, ...] = ()) -> DtbCandidate:
+def _candidate(index: int, name: str, data: bytes, path: str, aliases: tuple[str, ...] = (),
+               parsed: FdtBlob | None = None) -> DtbCandidate:
+    """`parsed`: `data` already parsed; the candidate keeps it for loading."""
     try:
-        blob = parse_fdt(data)
+        blob = parsed if parsed is not None else parse_fdt(data)
     except FdtError as e:
         raise InputError(path or None, f"{name}: {e}") from None
     root = blob.root
     model = prop_string(root.props["model"]) if root.has("model") else ""
     compatible = tuple(prop_strings(root.props["compatible"])) if root.has("compatible") else ()
     overlay = blob.get("/__fixups__") is not None or any(c.name.startswith("fragment@") for c in root.children)
-    return DtbCandidate(index, name, data, model, compatible, tuple(aliases), overlay)
+    return DtbCandidate(index, name, data, model, compatible, tuple(aliases), overlay, blob=parsed)
 
 
 # -- picking -----------------------------------------------------------------------------
@@ -312,4 +318,4 @@ def load_candidate(cand: DtbCandidate, source: DtbSource, label: str, *, kernel:
     """Decode the chosen device tree exactly as a plain DTB file would be."""
     read = DtbBytes(cand.data, source.path, compiled_from=source.compiled_from,
                     sources=source.sources or (source.path,))
-    return decode_read(read, label=label, kernel=kernel, keep=source.plain)
+    return decode_read(read, label=label, kernel=kernel, keep=source.plain, blob=cand.blob)

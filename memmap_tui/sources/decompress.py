@@ -9,12 +9,7 @@ a decompression bomb ends as one clear error, not an exhausted machine.
 
 from __future__ import annotations
 
-import bz2
 import io
-import lzma
-import shutil
-import subprocess
-import tempfile
 import zlib
 from dataclasses import dataclass
 from typing import BinaryIO, Iterator
@@ -47,8 +42,10 @@ class Unwrapped:
     trailing: bytes    # compressed-file bytes after that stream (an appended DTB, say)
 
 
-def lzma_decoder(fmt: int) -> lzma.LZMADecompressor:
-    """An xz (FORMAT_XZ) or legacy .lzma (FORMAT_ALONE) decoder bounded by LZMA_MEMLIMIT."""
+def lzma_decoder(kind: str) -> "lzma.LZMADecompressor":
+    """An "xz" or legacy "lzma" (.lzma, FORMAT_ALONE) decoder bounded by LZMA_MEMLIMIT."""
+    import lzma  # here, not at the top: a plain DTB's start-up never needs it
+    fmt = {"xz": lzma.FORMAT_XZ, "lzma": lzma.FORMAT_ALONE}[kind]
     return lzma.LZMADecompressor(format=fmt, memlimit=LZMA_MEMLIMIT)
 
 
@@ -56,6 +53,7 @@ def open_xz_bounded(f: BinaryIO) -> io.BufferedReader:
     """A seekable reader of the xz file `f` (what lzma.LZMAFile gives) whose decoder is
     bounded by LZMA_MEMLIMIT: LZMAFile takes no memlimit, so this builds the reader it is
     made of. Closing it leaves `f` open."""
+    import lzma
     try:
         from _compression import DecompressReader  # Python ≤ 3.13
     except ImportError:  # pragma: no cover - 3.14 moved it
@@ -65,7 +63,7 @@ def open_xz_bounded(f: BinaryIO) -> io.BufferedReader:
 
 
 def _damaged(kind: str, e: Exception) -> str:
-    if isinstance(e, lzma.LZMAError) and "memory usage limit" in str(e).lower():
+    if type(e).__name__ == "LZMAError" and "memory usage limit" in str(e).lower():
         return (f"{kind} data asks for more than {LZMA_MEMLIMIT >> 20} MiB of decoder memory "
                 "(dictionary size in its header): damaged, or not a boot payload")
     return f"damaged {kind} data: {e}"
@@ -75,11 +73,13 @@ class _Decoder:
     """One compressed stream: `feed()` compressed bytes, get output; `eof`/`unused` when done."""
 
     def __init__(self, kind: str) -> None:
+        # lzma and bz2 load here: a plain DTB's start-up never needs them (issue 14)
         if kind == "gzip":
             self._d = zlib.decompressobj(wbits=31)
         elif kind == "xz":
-            self._d = lzma_decoder(lzma.FORMAT_XZ)
+            self._d = lzma_decoder("xz")
         else:
+            import bz2
             self._d = bz2.BZ2Decompressor()
         self.kind = kind
 
@@ -119,6 +119,7 @@ class Stream:
         if self.kind == "zstd":
             yield from _zstd_stream(self.f, self.path)   # the CLI does not report what follows
             return
+        import lzma  # for its error class
         dec = _Decoder(self.kind)
         try:
             while not dec.eof:
@@ -150,6 +151,7 @@ def unwrap(f: BinaryIO, kind: str, path: str, cap_bytes: int) -> Unwrapped:
 
 def decompress_capped(decoder, data: bytes, cap_bytes: int, where: str) -> bytes:
     """One in-memory payload through a zlib/lzma decompressor object, never past the cap."""
+    import lzma  # for its error class
     try:
         out = decoder.decompress(data, cap_bytes + 1)
     except (zlib.error, lzma.LZMAError) as e:
@@ -166,6 +168,9 @@ def _check_cap(total: int, cap_bytes: int, kind: str, path: str) -> None:
 
 
 def _zstd_stream(f: BinaryIO, path: str) -> Iterator[bytes]:
+    import shutil
+    import subprocess
+    import tempfile
     exe = shutil.which("zstd")
     if not exe:
         raise InputError(path, "zstd-compressed input needs the `zstd` tool (Debian: apt-get install zstd)")

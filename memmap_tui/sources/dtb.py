@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import os
 import stat
-import tempfile
 from dataclasses import dataclass, field
 from typing import Iterable
 
 from memmap_tui.core.model import BootInfo, Finding, Level, Region, RegionKind
 from memmap_tui.core.ranges import Range, RangeSet
-from memmap_tui.sources import tools
 from memmap_tui.sources.errors import MAX_DTB_INPUT_BYTES, InputError, read_input_bytes
 from memmap_tui.core.replay import kernel_tuple
 from memmap_tui.sources.fdt_blob import (
@@ -87,6 +85,9 @@ def read_dtb_bytes(path: str, include_dirs: tuple[str, ...] = ()) -> DtbBytes:
 def compile_dts(path: str, include_dirs: tuple[str, ...] = (), *, source: bytes | None = None) -> DtbBytes:
     """cpp (when the source uses it) then dtc, as the kernel's cmd_dtc does, bounded by
     `sources.tools` (timeout, memory, output size, stdin closed)."""
+    import tempfile  # with tools (subprocess): only a .dts needs them, not a DTB's start-up
+
+    from memmap_tui.sources import tools
     if source is None:
         source = read_input_bytes(path, MAX_DTB_INPUT_BYTES)
     dirs = (os.path.dirname(os.path.abspath(path)), *include_dirs)
@@ -136,6 +137,7 @@ CPP_OPTIONS = ["-nostdinc", "-undef", "-D__DTS__", "-x", "assembler-with-cpp"]
 
 def preprocess_dts(path: str | os.PathLike, include_dirs: Iterable[str | os.PathLike]) -> bytes:
     """cpp output with line markers (`# LINE "FILE"`): dtc follows them in its messages."""
+    from memmap_tui.sources import tools
     inc = [a for d in include_dirs for a in ("-I", os.path.abspath(d))]
     return tools.checked("cpp", [*CPP_OPTIONS, *inc], [path],
                          why="preprocess the .dts (#include/#define)", where=str(path))
@@ -158,13 +160,16 @@ def load_dtb(path: str, *, kernel: str = "7.2", include_dirs: tuple[str, ...] = 
     return decode_read(read_dtb_bytes(path, include_dirs), label=path, kernel=kernel)
 
 
-def decode_read(read: DtbBytes, *, label: str, kernel: str, keep: bool = True) -> DtbInfo:
-    """Parse and decode the blob loading read; `keep` remembers the bytes on the result
-    (what export patches, and the files it must never write over)."""
-    try:
-        blob = parse_fdt(read.data)
-    except FdtError as e:
-        raise InputError(label, str(e)) from None
+def decode_read(read: DtbBytes, *, label: str, kernel: str, keep: bool = True,
+                blob: FdtBlob | None = None) -> DtbInfo:
+    """Parse and decode the blob loading read (`blob`: already parsed from `read.data`);
+    `keep` remembers the bytes on the result (what export patches, and the files it must
+    never write over)."""
+    if blob is None:
+        try:
+            blob = parse_fdt(read.data)
+        except FdtError as e:
+            raise InputError(label, str(e)) from None
     info = decode_dtb(blob, path=label, kernel=kernel)
     info.compiled_from = read.compiled_from
     if keep:

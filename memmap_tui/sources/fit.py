@@ -10,7 +10,6 @@ aligned) or `data-position` (from the start of the file), `data-size` long
 from __future__ import annotations
 
 import io
-import lzma
 from dataclasses import dataclass
 
 from memmap_tui.sources.decompress import (
@@ -81,7 +80,7 @@ def _decompress(raw: bytes, comp: str, where: str, cap_bytes: int) -> bytes:
     if comp == "none":
         return raw
     if comp == "lzma":     # U-Boot's lzma is the legacy .lzma ("alone") format, no magic
-        return decompress_capped(lzma_decoder(lzma.FORMAT_ALONE), raw, cap_bytes, where)
+        return decompress_capped(lzma_decoder("lzma"), raw, cap_bytes, where)
     kind = compression_of(raw)
     if kind is None or {"gzip": "gzip", "bzip2": "bzip2", "zstd": "zstd"}.get(comp) != kind:
         raise InputError(None, f"{where}: compression {comp!r} not supported or data does not match it")

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import atexit
 import os
-import shutil
-import tempfile
 
 _dir: str | None = None
 
@@ -16,6 +14,8 @@ def scratch_path(name: str) -> str:
     """A fresh path inside the private directory (`name` is ours, never a member name)."""
     global _dir
     if _dir is None:
+        import shutil  # tempfile and shutil only once a scratch file is needed (start-up)
+        import tempfile
         _dir = tempfile.mkdtemp(prefix="memmap-tui-")
         atexit.register(shutil.rmtree, _dir, True)
     path = os.path.join(_dir, name)

@@ -11,15 +11,18 @@ import io
 import os
 import sys
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from memmap_tui.core.model import Finding, Level, MemoryMap
-from memmap_tui.sources.bundle import Bundle, open_bundle_dir, open_bundle_tar
 from memmap_tui.sources.containers import (
-    INPUT_CAP_BYTES, DtbCandidate, DtbSource, choose, looks_like_dt_dir, sniff_bytes, sniff_dtb,
+    FDT_MAGIC_BYTES, INPUT_CAP_BYTES, DtbCandidate, DtbSource, choose, looks_like_dt_dir, sniff_bytes, sniff_dtb,
 )
 from memmap_tui.sources.decompress import compression_of, unwrap
 from memmap_tui.sources.errors import InputError
 from memmap_tui.sources.scratch import write_scratch
+
+if TYPE_CHECKING:   # the bundle reader (tarfile) loads only for a directory or a possible tarball
+    from memmap_tui.sources.bundle import Bundle
 
 TEXT_CAP_BYTES = 64 << 20
 STDIN = "-"
@@ -88,8 +91,7 @@ def resolve_inputs(*, dtb: str | None, iomem: str | None = None, dmesg: str | No
             raise InputError("stdin", f"more than {INPUT_CAP_BYTES >> 20} MiB")
         if not data:
             raise InputError("stdin", "empty")
-        local = write_scratch("stdin", data)
-        bundle = open_bundle_tar(local)
+        bundle = _tar_bundle(write_scratch("stdin", data), data[:4])
         if bundle is None:
             out.dtb_source = sniff_bytes(data, "stdin", include_dirs)
     else:
@@ -110,6 +112,7 @@ def resolve_inputs(*, dtb: str | None, iomem: str | None = None, dmesg: str | No
 
 def _bundle(path: str) -> Bundle | None:
     if os.path.isdir(path):
+        from memmap_tui.sources.bundle import open_bundle_dir
         b = open_bundle_dir(path)
         if b is None and not looks_like_dt_dir(path):
             raise InputError(path, "a directory, but neither a bundle (manifest.txt), an sosreport "
@@ -117,6 +120,17 @@ def _bundle(path: str) -> Bundle | None:
         return b
     if not os.path.isfile(path):
         return None      # missing, a FIFO, a device: the sniffer reads it (bounded) or says why
+    with open(path, "rb") as f:
+        head = f.read(4)
+    return _tar_bundle(path, head)
+
+
+def _tar_bundle(path: str, head: bytes) -> Bundle | None:
+    """The bundle tarball at `path`, else None. A DTB (or FIT image) is never one: its magic
+    skips the probe, which would try every compression tarfile knows on it."""
+    if head == FDT_MAGIC_BYTES:
+        return None
+    from memmap_tui.sources.bundle import open_bundle_tar
     return open_bundle_tar(path)
 
 
