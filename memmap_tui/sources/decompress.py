@@ -12,9 +12,12 @@ from __future__ import annotations
 import io
 import zlib
 from dataclasses import dataclass
-from typing import BinaryIO, Iterator
+from typing import TYPE_CHECKING, BinaryIO, Iterator
 
 from memmap_tui.sources.errors import InputError
+
+if TYPE_CHECKING:
+    import lzma
 
 CHUNK_BYTES = 1 << 20
 # liblzma allocates the dictionary the stream header asks for (up to 4 GiB in a .lzma
@@ -42,7 +45,7 @@ class Unwrapped:
     trailing: bytes    # compressed-file bytes after that stream (an appended DTB, say)
 
 
-def lzma_decoder(kind: str) -> "lzma.LZMADecompressor":
+def lzma_decoder(kind: str) -> lzma.LZMADecompressor:
     """An "xz" or legacy "lzma" (.lzma, FORMAT_ALONE) decoder bounded by LZMA_MEMLIMIT."""
     import lzma  # here, not at the top: a plain DTB's start-up never needs it
     fmt = {"xz": lzma.FORMAT_XZ, "lzma": lzma.FORMAT_ALONE}[kind]
