@@ -25,7 +25,7 @@ def test_core_and_sources_never_import_textual_or_rich():
 
 def test_lower_layers_do_not_import_upward():
     upward = ("memmap_tui.report", "memmap_tui.export", "memmap_tui.tui", "memmap_tui.cli")
-    import importlib.util, pathlib
+    import pathlib
     for pkg in (memmap_tui.core, memmap_tui.sources):
         for path in pathlib.Path(pkg.__path__[0]).rglob("*.py"):
             text = path.read_text()

@@ -7,7 +7,6 @@ import json
 from conftest import CORPUS, needs_corpus, needs_dtc, run_cli
 from test_policy_rules import board, run
 
-import pytest
 
 pytestmark = needs_dtc
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import re
 
-import pytest
 
 from conftest import BOOT_IOMEM, CONSOLE_LOG, RSV_DTB, needs_corpus, run_cli
 
