@@ -42,9 +42,15 @@ class DefaultGroup(click.Group):
     subcommand name is handed to the default `open` command (the TUI)."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if not args or args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
-            args = ["open", *args]
-        return super().parse_args(ctx, args)
+        # the group's own valued options (--max-input-size SIZE) stay in front of the command
+        own = {o for p in self.params if isinstance(p, click.Option) and not p.is_flag for o in p.opts}
+        head, rest = [], list(args)
+        while rest and rest[0].partition("=")[0] in own:
+            n = 1 if "=" in rest[0] else 2
+            head, rest = head + rest[:n], rest[n:]
+        if not rest or rest[0] not in self.commands and rest[0] not in ("--help", "-h", "--version"):
+            rest = ["open", *rest]
+        return super().parse_args(ctx, head + rest)
 
 
 def input_options(f):
@@ -98,11 +104,21 @@ def build_options(dtb, iomem, dmesg, vmcore, ram, arch, loader, kernel, page_siz
 
 @click.group(cls=DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="memmap-tui")
-def cli() -> None:
+@click.option("--max-input-size", "max_input_size", default=None, metavar="SIZE",
+              help="largest DTB, container or text input read whole, e.g. 1G [default: 256M]; "
+                   "vmcores are never read whole")
+def cli(max_input_size: str | None) -> None:
     """Physical memory map explorer: DT reserved memory, /proc/iomem, kdump vmcores.
 
     `memmap-tui [OPTIONS] [DTB]` opens the TUI (the bundled demo board when no input is given).
     """
+    if max_input_size is not None:
+        from memmap_tui.core.units import memparse
+        from memmap_tui.sources.errors import set_input_limit
+        try:
+            set_input_limit(memparse(max_input_size))
+        except ValueError:
+            raise InputError(None, f"--max-input-size {max_input_size!r}: not a size (e.g. 512M, 1G)") from None
 
 
 @cli.command("open")

@@ -80,6 +80,21 @@ def test_text_input_size_cap(tmp_path):
     assert len(read_text_input(str(big), "a log", limit=5000)) == 5000
 
 
+def test_max_input_size_moves_the_cap_both_ways():
+    """`--max-input-size` (before the command) replaces the whole-file cap: a real input past
+    256 MiB (a long console capture) can be read, and a lower cap refuses with the option named."""
+    sample = Path(__file__).resolve().parent.parent / "sample-data"
+    args = ("report", "--json", "--iomem", sample / "iomem.txt", sample / "board.dtb")
+    low = run_cli("--max-input-size", "1K", *args)
+    assert low.returncode == 2 and "larger than 1 KiB" in low.stderr and "--max-input-size" in low.stderr
+    assert len(low.stderr.strip().splitlines()) == 1
+    ok = run_cli("--max-input-size=300M", *args)
+    assert ok.returncode == 0, ok.stderr
+    assert run_cli("--max-input-size", "lots", *args).returncode == 2
+    # and the default command (the TUI's `open`) still takes a file as its first argument
+    assert run_cli("--max-input-size", "1K", "--help").returncode == 0
+
+
 @needs_corpus
 def test_iomem_from_stdin():
     proc = subprocess.run([sys.executable, "-m", "memmap_tui", "report", "--json", str(RSV_DTB), "--iomem", "-"],

@@ -56,8 +56,26 @@ def open_input(path: str) -> BinaryIO:
         raise
 
 
+_limit_override_bytes: int | None = None   # `memmap-tui --max-input-size`
+
+
+def set_input_limit(size_bytes: int | None) -> None:
+    """Replace every whole-file cap (DTB, container, text inputs) — for the rare real input
+    past 256 MiB, such as a long serial console capture. vmcores are never read whole."""
+    global _limit_override_bytes
+    _limit_override_bytes = size_bytes
+
+
+def _too_large(path: str, limit: int) -> InputError:
+    from memmap_tui.core.units import exact_size
+    return InputError(path, f"larger than {exact_size(limit)}: not a plausible input of this kind "
+                            "(memmap-tui --max-input-size SIZE raises the cap)")
+
+
 def read_input_bytes(path: str, limit: int) -> bytes:
     """The whole input, at most `limit` bytes; a longer one is an InputError (never read on)."""
+    if _limit_override_bytes is not None:
+        limit = _limit_override_bytes
     f = open_input(path)
     try:
         # Chunked: read(limit + 1) would allocate the whole limit up front for every input.
@@ -65,7 +83,7 @@ def read_input_bytes(path: str, limit: int) -> bytes:
         # and join() of a single chunk is that same object, not a second copy.
         size = None if f is sys.stdin.buffer else os.fstat(f.fileno()).st_size
         if size is not None and size > limit:
-            raise InputError(path, f"larger than {limit >> 20} MiB: not a plausible input of this kind")
+            raise _too_large(path, limit)
         chunks, total = [], 0
         while total <= limit:
             want = size + 1 if size is not None and not chunks else _CHUNK
@@ -81,7 +99,7 @@ def read_input_bytes(path: str, limit: int) -> bytes:
         if f is not sys.stdin.buffer:
             f.close()
     if len(data) > limit:
-        raise InputError(path, f"larger than {limit >> 20} MiB: not a plausible input of this kind")
+        raise _too_large(path, limit)
     return data
 
 
