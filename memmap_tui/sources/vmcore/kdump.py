@@ -268,18 +268,24 @@ class DescTable:
         self._build()
 
     # -- per-chunk figures -----------------------------------------------------------
+    def _columns(self, buf: bytes, n: int) -> tuple[array, array]:
+        """The offset and size columns of the first n records, in host byte order."""
+        body = memoryview(buf)[:n * PAGE_DESC_BYTES]
+        offs, sizes = array("q"), array("I")
+        if n:
+            offs.frombytes(body.cast("q")[0::3].tobytes())
+            sizes.frombytes(body.cast("I")[2::6].tobytes())
+        if self.swap:
+            offs.byteswap()
+            sizes.byteswap()
+        return offs, sizes
+
     def _exact(self, buf: bytes, expected: int) -> tuple[int, int, int]:
         """(data bytes, zero descriptors, missing) summed from the columns."""
         n = min(len(buf) // PAGE_DESC_BYTES, expected)
         if n == 0:
             return 0, 0, expected
-        body = memoryview(buf)[:n * PAGE_DESC_BYTES]
-        offs, sizes = array("q"), array("I")
-        offs.frombytes(body.cast("q")[0::3].tobytes())
-        sizes.frombytes(body.cast("I")[2::6].tobytes())
-        if self.swap:
-            offs.byteswap()
-            sizes.byteswap()
+        offs, sizes = self._columns(buf, n)
         zero = offs.count(self.zero_off)
         unwritten = offs.count(0) if self.incomplete else 0   # INCOMPLETE: never written
         data = sum(sizes) - zero * self.block_size
@@ -385,13 +391,7 @@ class DescTable:
             buf = self._read(lo, hi)
             self.data_end, self.bad_sizes, self.first_missing_offset = saved   # counted by the bulk pass
             n = min(len(buf) // PAGE_DESC_BYTES, hi - lo)
-            body = memoryview(buf)[:n * PAGE_DESC_BYTES]
-            offs, sizes = array("q"), array("I")
-            offs.frombytes(body.cast("q")[0::3].tobytes())
-            sizes.frombytes(body.cast("I")[2::6].tobytes())
-            if self.swap:
-                offs.byteswap()
-                sizes.byteswap()
+            offs, sizes = self._columns(buf, n)
             z = self.zero_off
             zero = array("q", accumulate((o == z for o in offs), initial=0))
             sizes_sum = array("q", accumulate(sizes, initial=0))
