@@ -528,6 +528,7 @@ def _batch_child(fmt: str, seed: int, indices: range, workdir: Path, wfd: int, v
     from memmap_tui import cli
     _child_limits(vm, MEM_LIMIT_BYTES)
     out = os.fdopen(wfd, "w", buffering=1)
+    base_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     for index in indices:
         data = generate(fmt, seed, index)
         path = _write_input(workdir, fmt, data)
@@ -537,6 +538,7 @@ def _batch_child(fmt: str, seed: int, indices: range, workdir: Path, wfd: int, v
         signal.alarm(WALL_LIMIT_S)
         sys.stderr = err = io.StringIO()
         code = 0
+        t0 = time.perf_counter()
         try:
             cli.main(args_for(fmt, path))
         except SystemExit as e:
@@ -551,13 +553,18 @@ def _batch_child(fmt: str, seed: int, indices: range, workdir: Path, wfd: int, v
         text = err.getvalue()
         last = (text.strip().splitlines() or [""])[-1].replace("\n", " ")[:300]
         outcome = "ok" if code in (0, 2) else "mem" if "MemoryError" in text else "crash"
-        out.write(f"R {index} {outcome} {code} {last}\n")
+        # peak RSS growth of this fork so far: the input that raises it is the one reported
+        grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base_kib
+        out.write(f"R {index} {outcome} {code} {grown} {time.perf_counter() - t0:.3f} {last}\n")
     out.flush()
     os._exit(0)
 
 
-def run_batch(fmt: str, seed: int, indices: range, workdir: Path) -> list[tuple[int, str, str]]:
-    """(index, outcome, detail) for each input; a fork that dies names the input it died on."""
+def run_batch(fmt: str, seed: int, indices: range, workdir: Path,
+              peak: list | None = None) -> list[tuple[int, str, str]]:
+    """(index, outcome, detail) for each input; a fork that dies names the input it died on.
+    `peak` ([KiB, s]) is raised to the largest peak-RSS growth and wall time reported."""
+    peak = peak if peak is not None else [0, 0.0]
     results: list[tuple[int, str, str]] = []
     todo = indices
     while len(todo):
@@ -578,7 +585,8 @@ def run_batch(fmt: str, seed: int, indices: range, workdir: Path) -> list[tuple[
                 if kind == "S":
                     started = int(rest)
                 elif kind == "R":
-                    idx, outcome, code, detail = (rest.split(" ", 3) + [""])[:4]
+                    idx, outcome, code, grown, wall, detail = (rest.split(" ", 5) + [""])[:6]
+                    peak[0], peak[1] = max(peak[0], int(grown)), max(peak[1], float(wall))
                     # exit 0 shows as "accepted": a campaign where nothing is accepted tests
                     # only the first error path (a DTS fuzz once ran every input into the
                     # same `ulimit` failure and counted 47,000 "ok")
@@ -655,6 +663,7 @@ def campaign(fmt: str, count: int, seed: int = 1, *, start: int = 0, findings: P
              do_minimize: bool = True, progress: bool = False) -> dict:
     stats: Counter = Counter()
     worst_wall, worst_rss = 0.0, 0
+    batch_peak = [0, 0.0]      # largest RSS growth (KiB) and wall time (s) forks reported
     examples: dict[str, str] = {}
     errors: Counter = Counter()
     with tempfile.TemporaryDirectory(prefix=f"fuzz-{fmt}-") as tmp:
@@ -663,7 +672,7 @@ def campaign(fmt: str, count: int, seed: int = 1, *, start: int = 0, findings: P
         done = 0
         for batch_start in range(start, start + count, BATCH):
             batch = range(batch_start, min(batch_start + BATCH, start + count))
-            for index, outcome, detail in run_batch(fmt, seed, batch, workdir):
+            for index, outcome, detail in run_batch(fmt, seed, batch, workdir, batch_peak):
                 done += 1
                 if outcome in ("ok", "accepted"):
                     stats["ok"] += 1
@@ -693,6 +702,7 @@ def campaign(fmt: str, count: int, seed: int = 1, *, start: int = 0, findings: P
             if progress:
                 print(f"{fmt}: {done}/{count} {dict(stats)} {done / (time.time() - t0):.0f}/s",
                       file=sys.stderr, flush=True)
+    worst_rss, worst_wall = max(worst_rss, batch_peak[0]), max(worst_wall, batch_peak[1])
     return {"format": fmt, "seed": seed, "inputs": count, "ok": stats["ok"], "accepted": stats["accepted"],
             "top_errors": errors.most_common(3), "crash": stats["crash"],
             "hang": stats["hang"], "mem": stats["mem"], "max_wall_s": round(worst_wall, 3),
