@@ -510,7 +510,10 @@ BATCH = 200
 
 def _child_limits(vm: int, mem_bytes: int) -> None:
     os.setpgid(0, 0)
-    resource.setrlimit(resource.RLIMIT_AS, (vm + mem_bytes, vm + mem_bytes))
+    # soft limit only: the batch child lifts it while it generates an input (the generator's
+    # buffers are not the product's) and sets it again, from the address space of that moment,
+    # for the run
+    resource.setrlimit(resource.RLIMIT_AS, (vm + mem_bytes, resource.RLIM_INFINITY))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     null = os.open(os.devnull, os.O_RDWR)
     os.dup2(null, 0)
@@ -530,8 +533,12 @@ def _batch_child(fmt: str, seed: int, indices: range, workdir: Path, wfd: int, v
     out = os.fdopen(wfd, "w", buffering=1)
     base_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     for index in indices:
+        resource.setrlimit(resource.RLIMIT_AS, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
         data = generate(fmt, seed, index)
         path = _write_input(workdir, fmt, data)
+        del data
+        cap = _vm_bytes() + MEM_LIMIT_BYTES
+        resource.setrlimit(resource.RLIMIT_AS, (cap, resource.RLIM_INFINITY))
         out.write(f"S {index}\n")
         out.flush()
         signal.setitimer(signal.ITIMER_PROF, CPU_LIMIT_S)
@@ -599,7 +606,17 @@ def run_batch(fmt: str, seed: int, indices: range, workdir: Path,
         except OSError:
             pass
         if started is None or started in done:
-            break  # the fork finished every input (or died before the first: nothing to blame)
+            # Between inputs: the batch is done, or the fork died in the harness (generating or
+            # writing the next input), which is not the product's doing — but the inputs after it
+            # must still run. An input whose generation kills every fork is counted as skipped.
+            nxt = todo.start if started is None else started + 1
+            if nxt >= todo.stop or (os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0):
+                break
+            if started is None:
+                results.append((nxt, "skipped", f"harness died generating it: {status=:#x}"))
+                nxt += 1
+            todo = range(nxt, todo.stop)
+            continue
         sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
         if sig in (signal.SIGPROF, signal.SIGALRM):
             results.append((started, "hang", f"killed by {signal.Signals(sig).name}"))
@@ -674,6 +691,9 @@ def campaign(fmt: str, count: int, seed: int = 1, *, start: int = 0, findings: P
             batch = range(batch_start, min(batch_start + BATCH, start + count))
             for index, outcome, detail in run_batch(fmt, seed, batch, workdir, batch_peak):
                 done += 1
+                if outcome == "skipped":
+                    stats["skipped"] += 1
+                    continue
                 if outcome in ("ok", "accepted"):
                     stats["ok"] += 1
                     stats["accepted"] += outcome == "accepted"
@@ -703,7 +723,8 @@ def campaign(fmt: str, count: int, seed: int = 1, *, start: int = 0, findings: P
                 print(f"{fmt}: {done}/{count} {dict(stats)} {done / (time.time() - t0):.0f}/s",
                       file=sys.stderr, flush=True)
     worst_rss, worst_wall = max(worst_rss, batch_peak[0]), max(worst_wall, batch_peak[1])
-    return {"format": fmt, "seed": seed, "inputs": count, "ok": stats["ok"], "accepted": stats["accepted"],
+    return {"format": fmt, "seed": seed, "inputs": done - stats["skipped"], "skipped": stats["skipped"],
+            "ok": stats["ok"], "accepted": stats["accepted"],
             "top_errors": errors.most_common(3), "crash": stats["crash"],
             "hang": stats["hang"], "mem": stats["mem"], "max_wall_s": round(worst_wall, 3),
             "max_extra_rss_mib": round(worst_rss / 1024, 1), "examples": examples}
@@ -739,6 +760,8 @@ def main(argv: list[str] | None = None) -> int:
                      do_minimize=not a.no_minimize, progress=not a.short)
         print(f"{fmt:<10} {r['inputs']:>8} {r['accepted']:>7} {r['crash']:>6} {r['hang']:>8} {r['mem']:>9} "
               f"{r['max_wall_s']:>8.2f}s {r['max_extra_rss_mib']:>7.1f}Mi", flush=True)
+        if r["skipped"]:
+            print(f"    {r['skipped']} inputs skipped: the harness died generating them")
         for detail, n in r["top_errors"]:
             print(f"    exit 2 ×{n}: {detail}")
         for key, where in r["examples"].items():

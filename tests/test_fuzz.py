@@ -66,3 +66,19 @@ def test_fuzz_regression(case_dir, tmp_path):
                     timeout_s=20, mem_limit_bytes=1 << 30, cpu_limit_s=3)
     assert m.returncode in (0, 2), (m.returncode, m.stderr[-500:])
     assert m.cpu_s <= 2.0 and m.rss_mib <= 200, (m.cpu_s, m.rss_mib)
+
+
+def test_a_fork_that_dies_between_inputs_does_not_drop_the_rest(tmp_path, monkeypatch):
+    """The harness dying while it generates input 5 (not while the product runs): inputs 6-9
+    still run, and 5 is counted as skipped, not as ok (a campaign once lost 172 inputs so)."""
+    import os
+
+    def gen(fmt, seed, index):
+        if index == 5:
+            os._exit(9)
+        return b"00000000-0fffffff : System RAM\n"
+    monkeypatch.setattr(fuzz, "generate", gen)
+    results = fuzz.run_batch("iomem", 1, range(0, 10), tmp_path)
+    assert sorted(i for i, _, _ in results) == list(range(10))
+    assert [o for i, o, _ in results if i == 5] == ["skipped"]
+    assert all(o == "accepted" for i, o, _ in results if i != 5)
