@@ -140,10 +140,10 @@ class Bitmap:
         asked many times gets a per-byte running count once (one translate + accumulate), so
         each answer is two lookups — 65,536 one-page runs in one chunk cost milliseconds."""
         out: list[int] = []
-        C, n, prefix = self.CHUNK, len(bits), self._prefix
+        C, n, nb, prefix = self.CHUNK, len(bits), self.nbits, self._prefix
         at = 0
         while at < n:
-            k = (max(0, min(bits[at], self.nbits)) >> 3) // C
+            k = (max(0, min(bits[at], nb)) >> 3) // C
             end = at + 1          # bits[at] itself (it may lie past nbits: clamped into chunk k)
             limit = (k + 1) * C * 8
             while end < n and bits[end] < limit:
@@ -152,14 +152,14 @@ class Bitmap:
                 out += [self._rank(b) for b in bits[at:end]]
             else:
                 data, _ = self._chunk(k)
+                data = data + bytes(C + 1 - len(data))      # a cut file's missing bytes read as clear
                 cum = [0, *accumulate(data.translate(_POPCOUNT))]
                 base, top = prefix[k], k * C * 8
                 for b in bits[at:end]:
-                    b = max(0, min(b, self.nbits)) - top
-                    inside, rem = b >> 3, b & 7
-                    count = base + cum[min(inside, len(data))]
-                    if rem and inside < len(data):
-                        count += (data[inside] & ((1 << rem) - 1)).bit_count()
+                    b = (0 if b < 0 else nb if b > nb else b) - top
+                    count = base + cum[b >> 3]
+                    if b & 7:
+                        count += (data[b >> 3] & ((1 << (b & 7)) - 1)).bit_count()
                     out.append(count)
             at = end
         return out
@@ -290,14 +290,35 @@ class BitmapIndex:
         pos = sorted(ends | {min(max(p, w0), w1) for p in ends})
         rank1 = dict(zip(pos, self.bm1.ranks(pos)))
         rank2 = dict(zip(pos, self.bm2.ranks(pos)))
-        base = self._desc_base
+        base, desc = self._desc_base, self.desc_reader
+        cumulative = getattr(desc, "cumulative", None)
+        if cumulative is None:           # a plain (i, j) reader: one call per range
+            out = []
+            for r in ranges:
+                lo, hi = r.start // bs - b0, r.end // bs - b0
+                out.append(self._with_descriptors(
+                    (rank1[hi] - rank1[lo]) * bs if hi > lo else 0,
+                    (rank2[hi] - rank2[lo]) * bs if hi > lo else 0,
+                    rank2[min(max(lo, w0), w1)] - base, rank2[min(max(hi, w0), w1)] - base))
+            return out
+        # descriptor figures as differences of running totals at each (shared) range end;
+        # di: a range end -> its descriptor index (clamped to a --split file's window)
+        di = {p: rank2[min(max(p, w0), w1)] - base for p in ends}
+        cum = {i: cumulative(i) for i in sorted(set(di.values()))}
+        ratio, page = bs // self.page_size, self.page_size
         out = []
         for r in ranges:
             lo, hi = r.start // bs - b0, r.end // bs - b0
-            out.append(self._with_descriptors(
-                (rank1[hi] - rank1[lo]) * bs if hi > lo else 0,
-                (rank2[hi] - rank2[lo]) * bs if hi > lo else 0,
-                rank2[min(max(lo, w0), w1)] - base, rank2[min(max(hi, w0), w1)] - base))
+            cov = (rank1[hi] - rank1[lo]) * bs if hi > lo else 0
+            pres = (rank2[hi] - rank2[lo]) * bs if hi > lo else 0
+            i, j = di[lo], di[hi]
+            if j > i:
+                (d0, z0, m0), (d1, z1, m1) = cum[i], cum[j]
+                disk = None if m1 - m0 else d1 - d0 + PAGE_DESC_BYTES * (j - i)
+                zero = z1 - z0
+            else:
+                disk, zero = (0 if j == i else None), 0
+            out.append(RangeStats(cov, pres, max(0, cov - pres) // page, zero * ratio, disk, j - i))
         return out
 
     def totals(self) -> RangeStats:

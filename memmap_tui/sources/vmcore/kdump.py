@@ -415,18 +415,20 @@ class DescTable:
         return (sizes[hb] - sizes[ha] - zeros * self.block_size, zeros,
                 (b - hb) - (a - ha) + unwritten[hb] - unwritten[ha])
 
+    def cumulative(self, i: int) -> tuple[int, int, int]:
+        """(data, zero, missing) of descriptors [0, i): whole chunks from the bulk pass, the
+        rest of i's chunk summed exactly. A range is the difference of its two ends, so ranges
+        that partition the table add up to its totals, and many ranges share their ends."""
+        i = min(max(0, i), self.count)
+        c, k = divmod(i, self.CHUNK)
+        d, z, m = self._prefix_data[c], self._prefix_zero[c], self._prefix_missing[c]
+        if k:
+            dd, zz, mm = self._direct(c * self.CHUNK, i)
+            d, z, m = d + dd, z + zz, m + mm
+        return d, z, m
+
     def __call__(self, i: int, j: int) -> DescStats:
-        i, j = max(0, i), min(self.count, j)
         if j <= i:
             return DescStats(0, 0, 0)
-        C = self.CHUNK
-        ci, cj = -(-i // C), j // C
-        if ci > cj:        # inside one chunk
-            return DescStats(*self._direct(i, j))
-        d = self._prefix_data[cj] - self._prefix_data[ci]
-        z = self._prefix_zero[cj] - self._prefix_zero[ci]
-        m = self._prefix_missing[cj] - self._prefix_missing[ci]
-        for lo, hi in ((i, ci * C), (cj * C, j)):
-            dd, zz, mm = self._direct(lo, hi)
-            d, z, m = d + dd, z + zz, m + mm
-        return DescStats(d, z, m)
+        (d0, z0, m0), (d1, z1, m1) = self.cumulative(i), self.cumulative(j)
+        return DescStats(d1 - d0, z1 - z0, m1 - m0)
