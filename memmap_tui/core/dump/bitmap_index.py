@@ -282,8 +282,8 @@ class BitmapIndex:
         bs = self.block
         if len(ranges) < 256 or any(r.start % bs or r.end % bs for r in ranges):
             return [self._one(r) for r in ranges]
-        # Many block-aligned ranges (a dump-only map of a fragmented 1st bitmap: 65,536 runs
-        # make 131,072 rows): every bitmap position is ranked once, in bulk, in address order.
+        # Many block-aligned ranges (a dump-only map of a fragmented 1st bitmap: 32,768 runs
+        # make 65,536 rows): every bitmap position is ranked once, in bulk, in address order.
         b0 = self.pfn_base
         w0, w1 = self.desc_window
         ends = {r.start // bs - b0 for r in ranges} | {r.end // bs - b0 for r in ranges}
