@@ -290,35 +290,14 @@ class BitmapIndex:
         pos = sorted(ends | {min(max(p, w0), w1) for p in ends})
         rank1 = dict(zip(pos, self.bm1.ranks(pos)))
         rank2 = dict(zip(pos, self.bm2.ranks(pos)))
-        base, desc = self._desc_base, self.desc_reader
-        cumulative = getattr(desc, "cumulative", None)
-        if cumulative is None:           # a plain (i, j) reader: one call per range
-            out = []
-            for r in ranges:
-                lo, hi = r.start // bs - b0, r.end // bs - b0
-                out.append(self._with_descriptors(
-                    (rank1[hi] - rank1[lo]) * bs if hi > lo else 0,
-                    (rank2[hi] - rank2[lo]) * bs if hi > lo else 0,
-                    rank2[min(max(lo, w0), w1)] - base, rank2[min(max(hi, w0), w1)] - base))
-            return out
-        # descriptor figures as differences of running totals at each (shared) range end;
         # di: a range end -> its descriptor index (clamped to a --split file's window)
-        di = {p: rank2[min(max(p, w0), w1)] - base for p in ends}
-        cum = {i: cumulative(i) for i in sorted(set(di.values()))}
-        ratio, page = bs // self.page_size, self.page_size
+        di = {p: rank2[min(max(p, w0), w1)] - self._desc_base for p in ends}
         out = []
         for r in ranges:
             lo, hi = r.start // bs - b0, r.end // bs - b0
-            cov = (rank1[hi] - rank1[lo]) * bs if hi > lo else 0
-            pres = (rank2[hi] - rank2[lo]) * bs if hi > lo else 0
-            i, j = di[lo], di[hi]
-            if j > i:
-                (d0, z0, m0), (d1, z1, m1) = cum[i], cum[j]
-                disk = None if m1 - m0 else d1 - d0 + PAGE_DESC_BYTES * (j - i)
-                zero = z1 - z0
-            else:
-                disk, zero = (0 if j == i else None), 0
-            out.append(RangeStats(cov, pres, max(0, cov - pres) // page, zero * ratio, disk, j - i))
+            out.append(self._with_descriptors((rank1[hi] - rank1[lo]) * bs if hi > lo else 0,
+                                              (rank2[hi] - rank2[lo]) * bs if hi > lo else 0,
+                                              di[lo], di[hi]))
         return out
 
     def totals(self) -> RangeStats:
