@@ -422,7 +422,7 @@ class DescTable:
     def cumulative(self, i: int) -> tuple[int, int, int]:
         """(data, zero, missing) of descriptors [0, i): whole chunks from the bulk pass, the
         rest of i's chunk summed exactly. A range is the difference of its two ends, so ranges
-        that partition the table add up to its totals, and many ranges share their ends."""
+        that partition the table add up to its totals."""
         i = min(max(0, i), self.count)
         c, k = divmod(i, self.CHUNK)
         d, z, m = self._prefix_data[c], self._prefix_zero[c], self._prefix_missing[c]
