@@ -112,9 +112,10 @@ def cli(max_input_size: str | None) -> None:
 
     `memmap-tui [OPTIONS] [DTB]` opens the TUI (the bundled demo board when no input is given).
     """
+    from memmap_tui.sources.errors import set_input_limit
+    set_input_limit(None)       # per invocation: an in-process caller (tests, the fuzz bench) runs many
     if max_input_size is not None:
         from memmap_tui.core.units import memparse
-        from memmap_tui.sources.errors import set_input_limit
         try:
             set_input_limit(memparse(max_input_size))
         except ValueError:

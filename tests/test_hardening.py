@@ -264,3 +264,16 @@ def test_check_reports_every_file_and_exits_2_at_the_end(tmp_path):
 def test_write_speed_must_be_finite_and_positive(speed):
     proc = run_cli("report", "--json", RSV_DTB, f"--write-speed={speed}")
     assert proc.returncode == 2 and "--write-speed" in proc.stderr and proc.stdout == ""
+
+
+def test_max_input_size_lasts_one_invocation(tmp_path, capsys):
+    """In one process (tests, the fuzz bench), a later call without the option is back at 256 MiB."""
+    from memmap_tui import cli
+    from memmap_tui.sources import errors
+    sample = Path(__file__).resolve().parent.parent / "sample-data" / "board.dtb"
+    with pytest.raises(SystemExit):
+        cli.main(["--max-input-size", "1K", "report", "--json", str(sample)])
+    assert errors._limit_override_bytes == 1024
+    cli.main(["report", "--json", str(sample)])
+    assert errors._limit_override_bytes is None
+    capsys.readouterr()
