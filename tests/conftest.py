@@ -31,6 +31,15 @@ def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, env={**os.environ, **(env or {})})
 
 
+def assert_one_line_error(proc: subprocess.CompletedProcess, match: str) -> None:
+    """Bad input as the user sees it: exit 2, one `memmap-tui: …` line naming `match`, no traceback."""
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("memmap-tui: ") and match in lines[0]
+    assert "Traceback" not in proc.stderr
+
+
 def pytest_configure(config) -> None:
     """Without the corpus its snapshot tests skip, so their committed SVGs go unused: that is a
     lone clone, not a stale snapshot (syrupy would fail the run). With the corpus: strict."""

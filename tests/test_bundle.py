@@ -20,7 +20,7 @@ from memmap_tui.sources.memblock import load_memblock, parse_memblock_list
 from memmap_tui.sources.vmcore import open_dump
 from memmap_tui.sources.vmcore.streamed import StreamedReader
 
-from conftest import CONSOLE_LOG, CORPUS, RSV_DTB, needs_corpus, run_cli
+from conftest import CONSOLE_LOG, CORPUS, RSV_DTB, assert_one_line_error, needs_corpus, run_cli
 
 pytestmark = needs_corpus
 ELF_XZ = CORPUS / "vmcore/qemu-aarch64.elf.xz"
@@ -259,7 +259,7 @@ def test_memblock_contradicting_no_map_is_a_warning(tmp_path):
 
 def test_memblock_missing_file_is_a_clean_error(tmp_path):
     proc = run_cli("report", RSV_DTB, "--memblock", tmp_path)
-    assert proc.returncode == 2 and "memory" in proc.stderr and len(proc.stderr.splitlines()) == 1
+    assert_one_line_error(proc, "memory")
 
 
 # -- compressed text and dumps -------------------------------------------------------------------

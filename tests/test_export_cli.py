@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, RSV_DTB, needs_corpus, needs_dtc, run_cli
+from conftest import REPO, RSV_DTB, assert_one_line_error, needs_corpus, needs_dtc, run_cli
 
 SAMPLE = REPO / "sample-data"
 needs_tools = pytest.mark.skipif(not all(shutil.which(t) for t in ("dtc", "fdtoverlay", "cpp", "patch")),
@@ -18,14 +18,6 @@ needs_tools = pytest.mark.skipif(not all(shutil.which(t) for t in ("dtc", "fdtov
 
 def listing(d: Path) -> list[str]:
     return sorted(os.listdir(d))
-
-
-def assert_one_line_error(proc: subprocess.CompletedProcess, match: str) -> None:
-    assert proc.returncode == 2, proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1, proc.stderr
-    assert lines[0].startswith("memmap-tui: ") and match in lines[0]
-    assert "Traceback" not in proc.stderr
 
 
 def load_board(dtb: Path):

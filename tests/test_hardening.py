@@ -27,7 +27,7 @@ from memmap_tui.sources.iomem import parse_iomem
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 import fdt_build as fb  # noqa: E402
 
-from conftest import RSV_DTB, needs_corpus, run_cli  # noqa: E402
+from conftest import RSV_DTB, assert_one_line_error, needs_corpus, run_cli  # noqa: E402
 
 
 # -- text inputs ------------------------------------------------------------------------
@@ -86,8 +86,8 @@ def test_max_input_size_moves_the_cap_both_ways():
     sample = Path(__file__).resolve().parent.parent / "sample-data"
     args = ("report", "--json", "--iomem", sample / "iomem.txt", sample / "board.dtb")
     low = run_cli("--max-input-size", "1K", *args)
-    assert low.returncode == 2 and "larger than 1 KiB" in low.stderr and "--max-input-size" in low.stderr
-    assert len(low.stderr.strip().splitlines()) == 1
+    assert_one_line_error(low, "larger than 1 KiB")
+    assert "--max-input-size" in low.stderr
     ok = run_cli("--max-input-size=300M", *args)
     assert ok.returncode == 0, ok.stderr
     assert run_cli("--max-input-size", "lots", *args).returncode == 2
