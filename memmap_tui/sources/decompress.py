@@ -66,7 +66,8 @@ def open_xz_bounded(f: BinaryIO) -> io.BufferedReader:
 
 
 def _damaged(kind: str, e: Exception) -> str:
-    if type(e).__name__ == "LZMAError" and "memory usage limit" in str(e).lower():
+    import lzma  # on the error path only
+    if isinstance(e, lzma.LZMAError) and "memory usage limit" in str(e).lower():
         return (f"{kind} data asks for more than {LZMA_MEMLIMIT >> 20} MiB of decoder memory "
                 "(dictionary size in its header): damaged, or not a boot payload")
     return f"damaged {kind} data: {e}"
